@@ -1,0 +1,72 @@
+//! The command line: what each subcommand takes. Shared flags are defined once.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mentorsite",
+    version,
+    about = "A peer-mentoring scheme's register, handbook and request service"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the static site into the output folder
+    Build(BuildArgs),
+    /// Check site.toml, every bio and page, and the theme; write nothing
+    Check(CheckArgs),
+    /// Create something new from a commented template
+    #[command(subcommand)]
+    New(NewCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RootArg {
+    /// The site's folder, holding site.toml, content/ and themes/
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Where to write the site (default: `output_dir` from site.toml, under the root)
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Publish under another address than `base_url` (e.g. a preview)
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// How to print problems
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NewCommand {
+    /// Write content/mentors/<slug>.md with every field explained
+    Mentor {
+        /// The mentor's full name, in quotes
+        name: String,
+        #[command(flatten)]
+        root: RootArg,
+    },
+}

@@ -1,0 +1,33 @@
+use std::process::ExitCode;
+
+use mentorsite::site::{self, BuildOptions};
+
+use crate::cli::BuildArgs;
+
+pub fn run(args: BuildArgs) -> ExitCode {
+    let opts = BuildOptions {
+        root: args.root.root,
+        output: args.output,
+        base_url: args.base_url,
+        today: None,
+    };
+    match site::build(&opts) {
+        Ok(outcome) => {
+            super::print_warnings(&outcome.diagnostics);
+            let w = outcome.written.unwrap_or_default();
+            println!(
+                "Built {} mentors, {} handbook sections and {} pages into {} in {} ms ({} files written, {} unchanged, {} removed).",
+                outcome.mentors,
+                outcome.handbook_sections,
+                outcome.pages,
+                outcome.output_dir.display(),
+                outcome.elapsed.as_millis(),
+                w.written,
+                w.unchanged,
+                w.removed,
+            );
+            ExitCode::from(super::OK)
+        }
+        Err(e) => super::report_error(e),
+    }
+}

@@ -1,0 +1,35 @@
+//! One file per subcommand: wiring only, the work is in the library.
+
+pub mod build;
+pub mod check;
+pub mod new;
+
+use std::process::ExitCode;
+
+use mentorsite::diag::Diagnostics;
+use mentorsite::site::SiteError;
+
+/// Exit codes, as the README promises.
+pub const OK: u8 = 0;
+pub const CONTENT_ERRORS: u8 = 1;
+pub const FAILURE: u8 = 2;
+
+/// Print diagnostics (text to stderr) and map a site error to its exit code.
+pub fn report_error(err: SiteError) -> ExitCode {
+    match err {
+        SiteError::Content(diags) => {
+            eprint!("{}", diags.render_text());
+            ExitCode::from(CONTENT_ERRORS)
+        }
+        other => {
+            eprintln!("error: {other}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}
+
+pub fn print_warnings(diags: &Diagnostics) {
+    if !diags.is_empty() {
+        eprint!("{}", diags.render_text());
+    }
+}

@@ -1,0 +1,362 @@
+//! Split a markdown file into YAML front matter and body, and read the front matter into
+//! key/value entries that remember where each key and value stands in the file.
+//!
+//! YAML is read with serde-saphyr (a maintained serde YAML crate; serde_yaml is deprecated) into
+//! a small [`Node`] tree of our own, so validation later can point at the exact line and column
+//! of any key, value or list item.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use crate::diag::{Diagnostic, Pos};
+
+/// A markdown source with its front matter cut out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split<'a> {
+    pub yaml: &'a str,
+    /// The file line on which the YAML starts (the line after the opening `---`).
+    pub yaml_line: usize,
+    pub body: &'a str,
+}
+
+/// Normalise a file's text: drop a UTF-8 byte order mark and turn CRLF into LF.
+pub fn normalise(text: &str) -> String {
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n")
+}
+
+/// Cut `---` fenced front matter off the top of `src` (already normalised).
+pub fn split<'a>(src: &'a str, path: &Path) -> Result<Split<'a>, Diagnostic> {
+    let Some(rest) = src
+        .strip_prefix("---\n")
+        .or_else(|| (src.trim_end() == "---").then_some(""))
+    else {
+        return Err(Diagnostic::error(path, Pos::START, "the file does not start with front matter")
+            .with_hint(
+                "start the file with a line `---`, the fields (`name: Jane Doe`, one per line), then another `---` line, then the text",
+            ));
+    };
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare == "..." {
+            let yaml = &rest[..offset];
+            let body = &rest[offset + line.len()..];
+            return Ok(Split {
+                yaml,
+                yaml_line: 2,
+                body,
+            });
+        }
+        offset += line.len();
+    }
+    Err(
+        Diagnostic::error(path, Pos::START, "the front matter is not closed")
+            .with_hint("add a line `---` after the last field, before the text begins"),
+    )
+}
+
+/// A YAML value as the register needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Located<Node>>),
+    Map,
+}
+
+impl Node {
+    /// How the value reads in a message: `a list`, `true`, `"text"`.
+    pub fn describe(&self) -> String {
+        match self {
+            Node::Null => "empty".into(),
+            Node::Bool(b) => b.to_string(),
+            Node::Int(i) => i.to_string(),
+            Node::Float(f) => f.to_string(),
+            Node::Str(s) => format!("\"{s}\""),
+            Node::Seq(_) => "a list".into(),
+            Node::Map => "a nested mapping".into(),
+        }
+    }
+}
+
+/// A value with the position of its first character in the file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+/// One `key: value` line of front matter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Located<Node>,
+}
+
+/// The front matter, entries in file order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FrontMatter {
+    pub entries: Vec<Entry>,
+}
+
+impl FrontMatter {
+    pub fn get(&self, key: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.key == key)
+    }
+}
+
+/// Parse the YAML of `split`, positions shifted to file lines.
+pub fn parse(split: &Split, path: &Path) -> Result<FrontMatter, Diagnostic> {
+    if split.yaml.trim().is_empty() {
+        return Ok(FrontMatter::default());
+    }
+    // YAML 1.2 booleans only (`no` stays text: the Norway problem), and numbers with a leading
+    // zero stay text (`phone: 07700900123` keeps its zero).
+    let options = serde_saphyr::options! {
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    };
+    let raw: RawFrontMatter =
+        serde_saphyr::from_str_with_options(split.yaml, options).map_err(|e| {
+            let pos = e
+                .location()
+                .map_or(Pos::START, |l| {
+                    Pos::new(l.line() as usize, l.column() as usize)
+                })
+                .offset_lines(split.yaml_line);
+            Diagnostic::error(path, pos, format!("invalid YAML: {}", yaml_message(&e)))
+                .with_hint(yaml_hint(&e.to_string()))
+        })?;
+    let shift = |l: &serde_saphyr::Location| {
+        Pos::new(l.line() as usize, l.column() as usize).offset_lines(split.yaml_line)
+    };
+    Ok(FrontMatter {
+        entries: raw
+            .0
+            .into_iter()
+            .map(|(k, v)| Entry {
+                key: k.value,
+                key_pos: shift(&k.referenced),
+                value: v.into_located(&shift),
+            })
+            .collect(),
+    })
+}
+
+/// serde-saphyr's message without its own position suffix and source snippet.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
+    cut.trim_end_matches(['.', ':']).to_string()
+}
+
+fn yaml_hint(message: &str) -> &'static str {
+    let m = message.to_lowercase();
+    if m.contains("duplicate") {
+        "each key may appear once; remove or merge the repeated one"
+    } else if m.contains("tab") {
+        "indent with spaces, not tabs"
+    } else if m.contains("mapping values are not allowed") || m.contains("':'") {
+        "a value containing `: ` must be quoted, e.g. title: \"Return to work: what helps\""
+    } else {
+        "each line is `key: value`; quote values that contain `:` or start with `[`, `{`, `*`, `&` or `#`"
+    }
+}
+
+/// What serde-saphyr gives us: entries with spans, before shifting to file lines.
+struct RawFrontMatter(Vec<(Spanned<String>, SpannedNode)>);
+
+struct SpannedNode(Spanned<RawNode>);
+
+impl<'de> Deserialize<'de> for SpannedNode {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Spanned::<RawNode>::deserialize(d).map(SpannedNode)
+    }
+}
+
+impl SpannedNode {
+    fn into_located(self, shift: &impl Fn(&serde_saphyr::Location) -> Pos) -> Located<Node> {
+        let pos = shift(&self.0.referenced);
+        let value = match self.0.value {
+            RawNode::Null => Node::Null,
+            RawNode::Bool(b) => Node::Bool(b),
+            RawNode::Int(i) => Node::Int(i),
+            RawNode::Float(f) => Node::Float(f),
+            RawNode::Str(s) => Node::Str(s),
+            RawNode::Seq(items) => {
+                Node::Seq(items.into_iter().map(|i| i.into_located(shift)).collect())
+            }
+            RawNode::Map => Node::Map,
+        };
+        Located { value, pos }
+    }
+}
+
+enum RawNode {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<SpannedNode>),
+    Map,
+}
+
+impl<'de> Deserialize<'de> for RawFrontMatter {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawFrontMatter;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`key: value` lines")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = map.next_key::<Spanned<String>>()? {
+                    let value = map.next_value::<SpannedNode>()?;
+                    entries.push((key, value));
+                }
+                Ok(RawFrontMatter(entries))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawNode {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawNode;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a value")
+            }
+            fn visit_unit<E>(self) -> Result<RawNode, E> {
+                Ok(RawNode::Null)
+            }
+            fn visit_none<E>(self) -> Result<RawNode, E> {
+                Ok(RawNode::Null)
+            }
+            fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<RawNode, D::Error> {
+                RawNode::deserialize(d)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<RawNode, E> {
+                Ok(RawNode::Bool(b))
+            }
+            fn visit_i64<E>(self, i: i64) -> Result<RawNode, E> {
+                Ok(RawNode::Int(i))
+            }
+            fn visit_u64<E: de::Error>(self, u: u64) -> Result<RawNode, E> {
+                i64::try_from(u)
+                    .map(RawNode::Int)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_f64<E>(self, f: f64) -> Result<RawNode, E> {
+                Ok(RawNode::Float(f))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<RawNode, E> {
+                Ok(RawNode::Str(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<RawNode, E> {
+                Ok(RawNode::Str(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawNode, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<SpannedNode>()? {
+                    items.push(item);
+                }
+                Ok(RawNode::Seq(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawNode, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(RawNode::Map)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fm(src: &str) -> Result<FrontMatter, Diagnostic> {
+        let p = Path::new("x.md");
+        parse(&split(src, p)?, p)
+    }
+
+    #[test]
+    fn splits_and_locates_entries() {
+        let src = "---\nname: Zoë Ng\nlanguages: [English, Cantonese]\n---\nBio text\n";
+        let s = split(src, Path::new("x.md")).unwrap();
+        assert_eq!(s.body, "Bio text\n");
+        let f = fm(src).unwrap();
+        let name = f.get("name").unwrap();
+        assert_eq!(name.key_pos, Pos::new(2, 1));
+        assert_eq!(name.value.pos, Pos::new(2, 7));
+        assert_eq!(name.value.value, Node::Str("Zoë Ng".into()));
+        let Node::Seq(items) = &f.get("languages").unwrap().value.value else {
+            panic!("a list")
+        };
+        assert_eq!(items[1].pos, Pos::new(3, 22));
+    }
+
+    #[test]
+    fn yaml_errors_point_into_the_file() {
+        let e = fm("---\nname: Jane\nname: Again\n---\n").unwrap_err();
+        assert_eq!(e.line, 3, "{e:?}");
+        assert!(e.message.starts_with("invalid YAML"), "{e:?}");
+        let e = fm("---\nname: [unclosed\n---\n").unwrap_err();
+        assert!(e.line >= 2, "{e:?}");
+    }
+
+    #[test]
+    fn bom_and_crlf_are_accepted() {
+        let src = normalise("\u{feff}---\r\nname: Ana\r\n---\r\nHi\r\n");
+        let f = fm(&src).unwrap();
+        assert_eq!(f.get("name").unwrap().value.value, Node::Str("Ana".into()));
+    }
+
+    #[test]
+    fn missing_or_unclosed_front_matter_is_explained() {
+        let p = Path::new("x.md");
+        assert!(
+            split("Just text", p)
+                .unwrap_err()
+                .message
+                .contains("does not start")
+        );
+        assert!(
+            split("---\nname: x\n", p)
+                .unwrap_err()
+                .message
+                .contains("not closed")
+        );
+    }
+
+    #[test]
+    fn yes_and_no_stay_strings_and_dates_are_text() {
+        let f = fm("---\na: no\nb: 2026-12-01\nc: true\nd: 07700900123\n---\n").unwrap();
+        assert_eq!(
+            f.get("d").unwrap().value.value,
+            Node::Str("07700900123".into())
+        );
+        assert_eq!(f.get("a").unwrap().value.value, Node::Str("no".into()));
+        assert_eq!(
+            f.get("b").unwrap().value.value,
+            Node::Str("2026-12-01".into())
+        );
+        assert_eq!(f.get("c").unwrap().value.value, Node::Bool(true));
+    }
+}

@@ -1,0 +1,236 @@
+//! Walk `content/` and sort what is there into bios, handbook sections and pages.
+//!
+//! This stage knows about files and front matter only: it reads each markdown file, splits off
+//! and parses its YAML, and reports problems as diagnostics. What the keys mean is decided by
+//! [`crate::register`].
+
+pub mod frontmatter;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+pub use frontmatter::{Entry, FrontMatter, Located, Node};
+
+pub const CONTENT_DIR: &str = "content";
+
+/// Image extensions a headshot may have (SVG is recognised only to be refused).
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "svg"];
+
+/// A markdown file with its front matter parsed.
+#[derive(Debug, Clone)]
+pub struct Document {
+    /// Relative to the site root, e.g. `content/mentors/jane-doe.md`.
+    pub path: PathBuf,
+    /// From the file name (or the bundle folder's name for `<slug>/index.md`).
+    pub slug: String,
+    pub front: FrontMatter,
+    pub body: String,
+    /// The file line on which the body starts.
+    pub body_line: usize,
+}
+
+/// Everything found under `content/`, each list sorted by path.
+#[derive(Debug, Default)]
+pub struct ContentTree {
+    pub home: Option<Document>,
+    pub mentors: Vec<Document>,
+    pub handbook_index: Option<Document>,
+    pub handbook: Vec<Document>,
+    pub pages: Vec<Document>,
+    /// Image files under `content/`, relative to the root.
+    pub images: BTreeSet<PathBuf>,
+}
+
+/// Is this a file people leave behind by accident (hidden, editor swap or backup files)?
+pub fn is_ignored_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with('~')
+        || name.starts_with('#')
+        || name.ends_with(".swp")
+        || name.ends_with(".swo")
+        || name.ends_with(".swx")
+        || name.ends_with(".tmp")
+        || name.ends_with(".bak")
+        || name.eq_ignore_ascii_case("Thumbs.db")
+        || name.eq_ignore_ascii_case("desktop.ini")
+}
+
+/// Read `root/content`. A missing folder or unreadable file is an I/O error; bad files become
+/// diagnostics and are left out of the tree.
+pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree> {
+    let content = root.join(CONTENT_DIR);
+    if !content.is_dir() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("no `{CONTENT_DIR}` folder in {}", root.display()),
+        ));
+    }
+    let mut tree = ContentTree::default();
+    let walker = WalkDir::new(&content)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_ignored_name(&e.file_name().to_string_lossy()));
+    let mut markdown = Vec::new();
+    for entry in walker {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        match extension(&rel).as_deref() {
+            Some("md") => markdown.push(rel),
+            Some(ext) if IMAGE_EXTENSIONS.contains(&ext) => {
+                tree.images.insert(rel);
+            }
+            _ => {}
+        }
+    }
+
+    let documents: Vec<_> = markdown
+        .into_iter()
+        .map(|rel| {
+            let text = std::fs::read(root.join(&rel))?;
+            Ok((rel, text))
+        })
+        .collect::<std::io::Result<_>>()?;
+
+    for (rel, bytes) in documents {
+        let Ok(text) = String::from_utf8(bytes) else {
+            diags.push(
+                Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")
+                    .with_hint("save it as UTF-8 (\"Unicode\") in your editor"),
+            );
+            continue;
+        };
+        let kind = classify(&rel);
+        let Some(doc) = read_document(&rel, &text, diags) else {
+            continue;
+        };
+        match kind {
+            Kind::Home => tree.home = Some(doc),
+            Kind::Mentor => tree.mentors.push(doc),
+            Kind::HandbookIndex => tree.handbook_index = Some(doc),
+            Kind::Handbook => tree.handbook.push(doc),
+            Kind::Page => tree.pages.push(doc),
+            Kind::MisplacedInMentors => diags.push(
+                Diagnostic::error(
+                    &rel,
+                    Pos::START,
+                    "a markdown file inside a bio's folder is not a bio",
+                )
+                .with_hint("a bio is content/mentors/<slug>.md or content/mentors/<slug>/index.md"),
+            ),
+        }
+    }
+    Ok(tree)
+}
+
+enum Kind {
+    Home,
+    Mentor,
+    HandbookIndex,
+    Handbook,
+    Page,
+    MisplacedInMentors,
+}
+
+fn classify(rel: &Path) -> Kind {
+    let parts: Vec<String> = rel
+        .iter()
+        .skip(1)
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    match parts.as_slice() {
+        ["_index.md"] => Kind::Home,
+        ["mentors", _] => Kind::Mentor,
+        ["mentors", _, "index.md"] => Kind::Mentor,
+        ["mentors", ..] => Kind::MisplacedInMentors,
+        ["handbook", "_index.md"] => Kind::HandbookIndex,
+        ["handbook", ..] => Kind::Handbook,
+        _ => Kind::Page,
+    }
+}
+
+fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Document> {
+    let text = frontmatter::normalise(text);
+    let split = match frontmatter::split(&text, rel) {
+        Ok(s) => s,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let front = match frontmatter::parse(&split, rel) {
+        Ok(f) => f,
+        Err(d) => {
+            diags.push(d);
+            return None;
+        }
+    };
+    let body_line = split.yaml_line + split.yaml.lines().count() + 1;
+    Some(Document {
+        path: rel.to_path_buf(),
+        slug: slug_of(rel),
+        front,
+        body: split.body.to_string(),
+        body_line,
+    })
+}
+
+/// `mentors/jane-doe.md` → `jane-doe`; `mentors/jane-doe/index.md` → `jane-doe`.
+fn slug_of(rel: &Path) -> String {
+    let stem = rel.file_stem().map(|s| s.to_string_lossy().into_owned());
+    match stem.as_deref() {
+        Some("index") => rel
+            .parent()
+            .and_then(Path::file_name)
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Some(s) => s.to_string(),
+        None => String::new(),
+    }
+}
+
+pub fn extension(p: &Path) -> Option<String> {
+    p.extension().map(|e| e.to_string_lossy().to_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn editor_leftovers_are_ignored() {
+        for name in [
+            ".DS_Store",
+            "jane.md~",
+            ".jane.md.swp",
+            "#jane.md#",
+            "x.swp",
+            "Thumbs.db",
+        ] {
+            assert!(is_ignored_name(name), "{name}");
+        }
+        assert!(!is_ignored_name("jane-doe.md"));
+    }
+
+    #[test]
+    fn slugs_come_from_files_and_bundles() {
+        assert_eq!(
+            slug_of(Path::new("content/mentors/jane-doe.md")),
+            "jane-doe"
+        );
+        assert_eq!(
+            slug_of(Path::new("content/mentors/jane-doe/index.md")),
+            "jane-doe"
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! Diagnostics: every problem found in a run, with its file, line, column and a hint.
+//!
+//! Stages never stop at the first bad file: they push into a [`Diagnostics`] and carry on,
+//! and the command prints the whole sorted list once, as text or JSON.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One problem, located in a file relative to the site root (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    #[serde(serialize_with = "serialize_path")]
+    pub path: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&display_path(path))
+}
+
+/// Paths are shown with `/` on every platform so messages and snapshots agree.
+pub fn display_path(path: &Path) -> String {
+    path.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+impl Diagnostic {
+    pub fn error(path: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Self {
+        Self::new(Severity::Error, path.into(), pos, message.into())
+    }
+
+    pub fn warning(path: impl Into<PathBuf>, pos: Pos, message: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, path.into(), pos, message.into())
+    }
+
+    fn new(severity: Severity, path: PathBuf, pos: Pos, message: String) -> Self {
+        Self {
+            path,
+            line: pos.line,
+            column: pos.column,
+            severity,
+            message,
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Pos {
+    pub const START: Pos = Pos { line: 1, column: 1 };
+
+    pub fn new(line: usize, column: usize) -> Self {
+        Self {
+            line: line.max(1),
+            column: column.max(1),
+        }
+    }
+
+    /// The position of byte `offset` in `src`.
+    pub fn of_offset(src: &str, offset: usize) -> Self {
+        let offset = offset.min(src.len());
+        let before = src.get(..offset).unwrap_or(src);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Self { line, column }
+    }
+
+    /// Shift a position found inside an embedded block (front matter) that starts on `first_line`.
+    pub fn offset_lines(self, first_line: usize) -> Self {
+        Self {
+            line: self.line + first_line - 1,
+            column: self.column,
+        }
+    }
+}
+
+/// The problems of one run, in the order found; sorted when shown.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.items.extend(other);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.count(Severity::Error)
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.count(Severity::Warning)
+    }
+
+    fn count(&self, severity: Severity) -> usize {
+        self.items.iter().filter(|d| d.severity == severity).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The diagnostics sorted by file, then position, then message: stable across runs.
+    pub fn sorted(&self) -> Vec<Diagnostic> {
+        let mut items = self.items.clone();
+        items.sort_by(|a, b| {
+            (&a.path, a.line, a.column, a.severity, &a.message)
+                .cmp(&(&b.path, b.line, b.column, b.severity, &b.message))
+        });
+        items.dedup();
+        items
+    }
+
+    /// `path:line:col: error: message` with an indented hint, then a one-line summary.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for d in self.sorted() {
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: {}: {}",
+                display_path(&d.path),
+                d.line,
+                d.column,
+                d.severity.as_str(),
+                d.message
+            );
+            if let Some(hint) = &d.hint {
+                for (i, line) in hint.lines().enumerate() {
+                    let lead = if i == 0 { "  hint: " } else { "        " };
+                    let _ = writeln!(out, "{lead}{line}");
+                }
+            }
+        }
+        if !self.is_empty() {
+            let _ = writeln!(out, "{}", self.summary());
+        }
+        out
+    }
+
+    pub fn summary(&self) -> String {
+        let files = {
+            let mut paths: Vec<_> = self.items.iter().map(|d| &d.path).collect();
+            paths.sort();
+            paths.dedup();
+            paths.len()
+        };
+        format!(
+            "{} in {} {}",
+            counted(self.error_count(), self.warning_count()),
+            files,
+            plural(files, "file", "files")
+        )
+    }
+
+    /// The same list as JSON, for scripts and editors.
+    pub fn render_json(&self) -> String {
+        #[derive(Serialize)]
+        struct Report {
+            errors: usize,
+            warnings: usize,
+            diagnostics: Vec<Diagnostic>,
+        }
+        let report = Report {
+            errors: self.error_count(),
+            warnings: self.warning_count(),
+            diagnostics: self.sorted(),
+        };
+        serde_json::to_string_pretty(&report).expect("diagnostics serialize") + "\n"
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+fn counted(errors: usize, warnings: usize) -> String {
+    format!(
+        "{errors} {}, {warnings} {}",
+        plural(errors, "error", "errors"),
+        plural(warnings, "warning", "warnings")
+    )
+}
+
+pub fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// "did you mean `x`?" for the closest candidate, when one is close enough to be a likely typo.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters_not_bytes() {
+        let src = "a: 1\nnäme: x\n";
+        let offset = src.find('x').unwrap();
+        assert_eq!(Pos::of_offset(src, offset), Pos::new(2, 7));
+        assert_eq!(Pos::of_offset(src, 0), Pos::START);
+    }
+
+    #[test]
+    fn suggests_close_names_only() {
+        let keys = ["specialty", "region", "grade"];
+        assert_eq!(
+            did_you_mean("speciality", keys).as_deref(),
+            Some("did you mean `specialty`?")
+        );
+        assert_eq!(did_you_mean("favourite_food", keys), None);
+    }
+
+    #[test]
+    fn text_is_sorted_with_hints_and_summary() {
+        let mut d = Diagnostics::new();
+        d.push(Diagnostic::warning("b.md", Pos::new(1, 1), "later"));
+        d.push(Diagnostic::error("a.md", Pos::new(3, 2), "first").with_hint("fix it"));
+        assert_eq!(
+            d.render_text(),
+            "a.md:3:2: error: first\n  hint: fix it\nb.md:1:1: warning: later\n1 error, 1 warning in 2 files\n"
+        );
+    }
+}

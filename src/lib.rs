@@ -1,0 +1,14 @@
+//! mentorsite: a peer-mentoring scheme's register of mentors and handbook as a static site.
+//!
+//! The build flows one way: `content/` files → raw documents ([`content`]) → a validated
+//! register ([`register`]) → rendered pages ([`render`]) → the output folder ([`site`]).
+//! Problems anywhere become [`diag::Diagnostic`]s, all collected before anything is written.
+
+pub mod config;
+pub mod content;
+pub mod diag;
+pub mod register;
+pub mod render;
+pub mod scaffold;
+pub mod site;
+pub mod slug;

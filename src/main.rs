@@ -1,0 +1,17 @@
+//! `mentorsite`: parse the command line and hand over to the subcommand.
+
+mod cli;
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        cli::Command::Build(args) => cmd::build::run(args),
+        cli::Command::Check(args) => cmd::check::run(args),
+        cli::Command::New(cmd) => cmd::new::run(cmd),
+    }
+}

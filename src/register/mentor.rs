@@ -1,0 +1,402 @@
+//! A mentor's bio, checked against the built-in keys and the scheme's declared fields.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Component, Path, PathBuf};
+
+use jiff::civil::Date;
+
+use super::fields::Reader;
+use crate::config::{BUILTIN_KEYS, Config, FieldDef, FieldKind, is_email};
+use crate::content::{CONTENT_DIR, Document, Entry, extension};
+use crate::diag::{Diagnostics, Pos, display_path};
+use crate::slug::{is_slug, slugify};
+
+/// One mentor. `email`, `phone` and private fields are here for the request service; the site
+/// renderer builds its views from public data only.
+#[derive(Debug, Clone)]
+pub struct Mentor {
+    pub slug: String,
+    pub name: String,
+    pub pronouns: Option<String>,
+    pub headshot: Headshot,
+    pub headshot_alt: Option<String>,
+    pub email: String,
+    pub phone: Option<String>,
+    pub accepting: bool,
+    pub away_until: Option<Date>,
+    pub capacity: Option<u32>,
+    /// Declared fields by key, public and private.
+    pub fields: BTreeMap<String, FieldValue>,
+    pub bio: String,
+    pub source: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Headshot {
+    /// No photo yet (a warning was given).
+    Missing,
+    /// `headshot: false`: the mentor prefers no photo.
+    OptedOut,
+    /// A photo under `content/`, relative to the root.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+    Date(Date),
+}
+
+impl FieldValue {
+    /// The values as they are filtered on (a list's items; a bool's "yes"/"no").
+    pub fn terms(&self) -> Vec<String> {
+        match self {
+            FieldValue::Text(s) => vec![s.clone()],
+            FieldValue::List(items) => items.clone(),
+            FieldValue::Bool(b) => vec![if *b { "Yes" } else { "No" }.to_string()],
+            FieldValue::Date(d) => vec![d.to_string()],
+        }
+    }
+}
+
+pub(super) fn validate(
+    config: &Config,
+    doc: &Document,
+    images: &BTreeSet<PathBuf>,
+    diags: &mut Diagnostics,
+) -> Option<Mentor> {
+    let errors_before = diags.error_count();
+    let mut r = Reader { doc, diags };
+    if !is_slug(&doc.slug) {
+        let suggestion = slugify(&doc.slug);
+        r.error(
+            Pos::START,
+            format!("the file name `{}` cannot be used in an address", doc.slug),
+            format!(
+                "rename it to `{}` (lower-case letters, digits and `-`)",
+                renamed(doc, &suggestion)
+            ),
+        );
+    }
+
+    let mut m = Mentor {
+        slug: doc.slug.clone(),
+        name: String::new(),
+        pronouns: None,
+        headshot: Headshot::Missing,
+        headshot_alt: None,
+        email: String::new(),
+        phone: None,
+        accepting: true,
+        away_until: None,
+        capacity: None,
+        fields: BTreeMap::new(),
+        bio: doc.body.clone(),
+        source: doc.path.clone(),
+    };
+    let mut headshot_entry = None;
+    let known: Vec<&str> = BUILTIN_KEYS
+        .iter()
+        .copied()
+        .chain(config.fields.iter().map(|f| f.key.as_str()))
+        .collect();
+
+    for e in &doc.front.entries {
+        match e.key.as_str() {
+            "name" => m.name = r.text(e).unwrap_or_default(),
+            "pronouns" => m.pronouns = r.text(e),
+            "headshot" => headshot_entry = Some(e),
+            "headshot_alt" => m.headshot_alt = r.text(e),
+            "email" => {
+                if let Some(email) = r.text(e) {
+                    if is_email(&email) {
+                        m.email = email;
+                    } else {
+                        r.error(
+                            e.value.pos,
+                            format!("\"{email}\" is not an email address"),
+                            "write the mentor's address, e.g. `email: jane.doe@example.org`; it is never published",
+                        );
+                        m.email = "invalid".into();
+                    }
+                }
+            }
+            "phone" => m.phone = r.text(e).and_then(|p| checked_phone(&mut r, e, p)),
+            "accepting" => m.accepting = r.bool(e).unwrap_or(true),
+            "away_until" => m.away_until = r.date(e),
+            "capacity" => m.capacity = r.int(e, 1, 100).map(|c| c as u32),
+            key => match config.field(key) {
+                Some(def) => {
+                    if let Some(v) = field_value(&mut r, def, e) {
+                        m.fields.insert(def.key.clone(), v);
+                    }
+                }
+                None => r.unknown(e, &known),
+            },
+        }
+    }
+
+    if m.name.is_empty() {
+        r.missing("name", "Jane Doe");
+    }
+    if m.email.is_empty() {
+        r.missing("email", "jane.doe@example.org");
+    }
+    for def in config.fields.iter().filter(|f| f.required) {
+        if !m.fields.contains_key(&def.key) {
+            let example = example_value(def);
+            r.missing(&def.key, &example);
+        }
+    }
+    m.headshot = headshot(&mut r, headshot_entry, images);
+
+    (r.diags.error_count() == errors_before).then_some(m)
+}
+
+fn renamed(doc: &Document, slug: &str) -> String {
+    let mut p = doc.path.clone();
+    if doc.path.file_stem().is_some_and(|s| s == "index") {
+        p.pop();
+        p.set_file_name(slug);
+    } else {
+        p.set_file_name(format!("{slug}.md"));
+    }
+    display_path(&p)
+}
+
+fn checked_phone(r: &mut Reader, e: &Entry, phone: String) -> Option<String> {
+    let ok = phone
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        && phone.chars().filter(char::is_ascii_digit).count() >= 6;
+    if ok {
+        Some(phone)
+    } else {
+        r.error(
+            e.value.pos,
+            format!("\"{phone}\" is not a phone number"),
+            "use digits, spaces and +, e.g. `phone: \"+44 113 496 0000\"`; it is never published",
+        );
+        None
+    }
+}
+
+fn field_value(r: &mut Reader, def: &FieldDef, e: &Entry) -> Option<FieldValue> {
+    match def.kind {
+        FieldKind::Text => {
+            let text = r.text(e)?;
+            let located = crate::content::Located {
+                value: text,
+                pos: e.value.pos,
+            };
+            match &def.values {
+                Some(allowed) => r.allowed(&def.key, &located, allowed).map(FieldValue::Text),
+                None => Some(FieldValue::Text(located.value)),
+            }
+        }
+        FieldKind::List => {
+            let items = r.list(e)?;
+            let mut out: Vec<String> = Vec::new();
+            for item in &items {
+                let value = match &def.values {
+                    Some(allowed) => r.allowed(&def.key, item, allowed),
+                    None => Some(item.value.clone()),
+                };
+                if let Some(v) = value
+                    && !out.contains(&v)
+                {
+                    out.push(v);
+                }
+            }
+            (!out.is_empty()).then_some(FieldValue::List(out))
+        }
+        FieldKind::Bool => r.bool(e).map(FieldValue::Bool),
+        FieldKind::Date => r.date(e).map(FieldValue::Date),
+    }
+}
+
+/// A value to show in "add a line `key: …`" hints and in scaffolded bios.
+pub fn example_value(def: &FieldDef) -> String {
+    let first = def.values.as_ref().and_then(|v| v.first()).cloned();
+    match def.kind {
+        FieldKind::Text => first.unwrap_or_else(|| "…".into()),
+        FieldKind::List => format!("[{}]", first.unwrap_or_else(|| "…".into())),
+        FieldKind::Bool => "true".into(),
+        FieldKind::Date => "2027-01-31".into(),
+    }
+}
+
+const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
+
+fn headshot(r: &mut Reader, entry: Option<&Entry>, images: &BTreeSet<PathBuf>) -> Headshot {
+    let doc_dir = r.path().parent().unwrap_or(Path::new("")).to_path_buf();
+    let Some(e) = entry else {
+        return default_headshot(r, &doc_dir, images);
+    };
+    let raw = match &e.value.value {
+        crate::content::Node::Bool(false) => return Headshot::OptedOut,
+        crate::content::Node::Null => return default_headshot(r, &doc_dir, images),
+        _ => match r.text(e) {
+            Some(s) => s,
+            None => {
+                r.error(
+                    e.value.pos,
+                    "`headshot` must be the photo's file name, or false",
+                    "e.g. `headshot: jane-doe.jpg`, or `headshot: false` for no photo",
+                );
+                return Headshot::Missing;
+            }
+        },
+    };
+    let outside = || {
+        (
+            format!("the headshot \"{raw}\" is outside the content folder"),
+            "put the photo in content/mentors/ beside the bio and give its file name, e.g. `headshot: jane-doe.jpg`".to_string(),
+        )
+    };
+    if raw.contains("://") || Path::new(&raw).is_absolute() || raw.starts_with('/') {
+        let (msg, hint) = outside();
+        r.error(e.value.pos, msg, hint);
+        return Headshot::Missing;
+    }
+    let Some(path) = lexical_join(&doc_dir, Path::new(&raw)) else {
+        let (msg, hint) = outside();
+        r.error(e.value.pos, msg, hint);
+        return Headshot::Missing;
+    };
+    if !path.starts_with(CONTENT_DIR) {
+        let (msg, hint) = outside();
+        r.error(e.value.pos, msg, hint);
+        return Headshot::Missing;
+    }
+    match extension(&path).as_deref() {
+        Some("svg") => {
+            r.error(
+                e.value.pos,
+                format!("the headshot \"{raw}\" is an SVG, which is refused (it can carry script)"),
+                "ask for a JPEG, PNG or WebP photo",
+            );
+            return Headshot::Missing;
+        }
+        Some(ext) if PHOTO_EXTENSIONS.contains(&ext) => {}
+        _ => {
+            r.error(
+                e.value.pos,
+                format!("the headshot \"{raw}\" is not a JPEG, PNG or WebP file"),
+                "use a photo ending in .jpg, .jpeg, .png or .webp",
+            );
+            return Headshot::Missing;
+        }
+    }
+    if !images.contains(&path) {
+        let nearby: Vec<String> = images
+            .iter()
+            .filter(|p| p.parent() == Some(doc_dir.as_path()))
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        let hint = match crate::diag::did_you_mean(&raw, nearby.iter().map(String::as_str)) {
+            Some(m) => m,
+            None => format!("put the photo at {}", display_path(&path)),
+        };
+        r.error(
+            e.value.pos,
+            format!("the headshot \"{raw}\" was not found"),
+            hint,
+        );
+        return Headshot::Missing;
+    }
+    Headshot::File(path)
+}
+
+/// No `headshot` key: a same-stem photo beside the bio, or `headshot.*` / the only photo in a
+/// bundle folder; otherwise a warning.
+fn default_headshot(r: &mut Reader, doc_dir: &Path, images: &BTreeSet<PathBuf>) -> Headshot {
+    let slug = r.doc.slug.clone();
+    let bundle = r.path().file_stem().is_some_and(|s| s == "index");
+    let stems: &[&str] = if bundle {
+        &["headshot", "photo"]
+    } else {
+        &[slug.as_str()]
+    };
+    let in_dir: Vec<&PathBuf> = images
+        .iter()
+        .filter(|p| p.parent() == Some(doc_dir))
+        .collect();
+    let by_stem = |p: &&&PathBuf| {
+        p.file_stem()
+            .is_some_and(|s| stems.iter().any(|st| s == *st))
+    };
+    let mut candidates: Vec<&PathBuf> = in_dir.iter().filter(by_stem).copied().collect();
+    if candidates.is_empty() && bundle && in_dir.len() == 1 {
+        candidates = in_dir;
+    }
+    let photo = candidates
+        .iter()
+        .find(|p| extension(p).is_some_and(|e| PHOTO_EXTENSIONS.contains(&e.as_str())));
+    if let Some(p) = photo {
+        return Headshot::File((*p).clone());
+    }
+    if let Some(svg) = candidates.first() {
+        r.error(
+            Pos::START,
+            format!(
+                "the headshot {} is an SVG, which is refused (it can carry script)",
+                display_path(svg)
+            ),
+            "replace it with a JPEG, PNG or WebP photo",
+        );
+        return Headshot::Missing;
+    }
+    let expected = if bundle {
+        display_path(&doc_dir.join("headshot.jpg"))
+    } else {
+        display_path(&doc_dir.join(format!("{slug}.jpg")))
+    };
+    r.warning(
+        Pos::START,
+        "no headshot yet: an initials avatar is shown",
+        format!(
+            "add the photo as {expected}, or write `headshot: false` if the mentor prefers none"
+        ),
+    );
+    Headshot::Missing
+}
+
+/// Join `rel` onto `dir` without touching the disk; `None` if `..` climbs above the root.
+fn lexical_join(dir: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in dir.components().chain(rel.components()) {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lexical_join_stays_inside_or_fails() {
+        let d = Path::new("content/mentors");
+        assert_eq!(
+            lexical_join(d, Path::new("a.jpg")),
+            Some("content/mentors/a.jpg".into())
+        );
+        assert_eq!(
+            lexical_join(d, Path::new("../../site.toml")),
+            Some("site.toml".into())
+        );
+        assert_eq!(lexical_join(d, Path::new("../../../etc/passwd")), None);
+    }
+}

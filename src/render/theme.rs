@@ -1,0 +1,145 @@
+//! A theme: `themes/<name>/templates/**` (tera) and `themes/<name>/static/**` (copied as is).
+
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use tera::{Kwargs, State, Tera};
+use walkdir::WalkDir;
+
+use crate::content::is_ignored_name;
+use crate::diag::{Diagnostic, Diagnostics, Pos};
+
+/// Templates every theme must provide.
+pub const REQUIRED_TEMPLATES: &[&str] = &[
+    "index.html",
+    "mentor.html",
+    "handbook.html",
+    "handbook_section.html",
+    "handbook_print.html",
+    "page.html",
+    "sent.html",
+    "404.html",
+];
+
+pub struct Theme {
+    pub tera: Tera,
+    /// Static files: path under `static/`, bytes.
+    pub assets: Vec<(PathBuf, Vec<u8>)>,
+    pub dir: PathBuf,
+}
+
+/// `themes/<name>` relative to the root.
+pub fn dir(name: &str) -> PathBuf {
+    Path::new("themes").join(name)
+}
+
+pub fn load(root: &Path, name: &str, diags: &mut Diagnostics) -> std::io::Result<Option<Theme>> {
+    let rel_dir = dir(name);
+    let templates_dir = root.join(&rel_dir).join("templates");
+    if !templates_dir.is_dir() {
+        diags.push(
+            Diagnostic::error(
+                crate::config::FILE_NAME,
+                Pos::START,
+                format!(
+                    "theme `{name}` not found: there is no folder {}",
+                    rel_dir.join("templates").display()
+                ),
+            )
+            .with_hint("set `theme` in site.toml to the name of a folder in themes/"),
+        );
+        return Ok(None);
+    }
+    let mut sources = Vec::new();
+    for (rel, bytes) in read_tree(&templates_dir)? {
+        let name = crate::diag::display_path(&rel);
+        match String::from_utf8(bytes) {
+            Ok(text) => sources.push((name, text)),
+            Err(_) => diags.push(Diagnostic::error(
+                rel_dir.join("templates").join(&rel),
+                Pos::START,
+                "the template is not UTF-8 text",
+            )),
+        }
+    }
+    let mut tera = Tera::new();
+    tera.autoescape_on([".html", ".xml"]);
+    register_filters(&mut tera);
+    let mut ok = true;
+    for (name, text) in &sources {
+        if let Err(e) = tera.add_raw_template(name, text) {
+            diags.push(template_error(&rel_dir, name, &e));
+            ok = false;
+        }
+    }
+    for required in REQUIRED_TEMPLATES {
+        if !sources.iter().any(|(n, _)| n == required) {
+            diags.push(
+                Diagnostic::error(
+                    rel_dir.join("templates").join(required),
+                    Pos::START,
+                    format!("the theme has no template `{required}`"),
+                )
+                .with_hint("copy it from themes/default/templates/"),
+            );
+            ok = false;
+        }
+    }
+    let static_dir = root.join(&rel_dir).join("static");
+    let assets = if static_dir.is_dir() {
+        read_tree(&static_dir)?
+    } else {
+        Vec::new()
+    };
+    Ok(ok.then_some(Theme {
+        tera,
+        assets,
+        dir: rel_dir,
+    }))
+}
+
+/// A template problem, located in the template file.
+pub fn template_error(theme_dir: &Path, template: &str, e: &tera::Error) -> Diagnostic {
+    let mut message = e.to_string();
+    let mut source: &dyn std::error::Error = e;
+    while let Some(inner) = source.source() {
+        message = format!("{message}: {inner}");
+        source = inner;
+    }
+    Diagnostic::error(
+        theme_dir.join("templates").join(template),
+        Pos::START,
+        format!("template error: {}", message.trim()),
+    )
+    .with_hint("fix the template, or restore it from the default theme")
+}
+
+fn read_tree(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
+    let mut out = Vec::new();
+    for entry in WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_ignored_name(&e.file_name().to_string_lossy()))
+    {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap_or(entry.path())
+                .to_path_buf();
+            out.push((rel, std::fs::read(entry.path())?));
+        }
+    }
+    Ok(out)
+}
+
+fn register_filters(tera: &mut Tera) {
+    // `{{ "2027-01-12" | long_date }}` → "12 January 2027".
+    tera.register_filter("long_date", |value: &str, _: Kwargs, _: &State| match value
+        .parse::<Date>()
+    {
+        Ok(d) => d.strftime("%-d %B %Y").to_string(),
+        Err(_) => value.to_string(),
+    });
+}

@@ -1,0 +1,342 @@
+//! What templates see. Views are built from the register's public data only: a template cannot
+//! print a mentor's email, phone or a private field because those never enter a view.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use serde::Serialize;
+
+use super::markdown::{self, Heading};
+use crate::config::{Config, FieldDef};
+use crate::register::{FieldValue, Headshot, Mentor, Page, Register};
+use crate::slug::slugify;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteView {
+    pub title: String,
+    pub base_url: String,
+    /// The path part of `base_url`, always ending in `/` (`/` or `/scheme/`).
+    pub base_path: String,
+    pub language: String,
+    pub request_action: String,
+    pub scheme: SchemeView,
+    pub nav: Vec<Link>,
+    pub handbook_url: String,
+    pub register_url: String,
+    pub stylesheet: String,
+    /// The build's date in the scheme's time zone, YYYY-MM-DD.
+    pub today: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemeView {
+    pub admin_email: String,
+    pub sessions_offered: u32,
+    pub window_months: u32,
+    pub response_working_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Link {
+    pub title: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MentorView {
+    pub slug: String,
+    pub url: String,
+    pub name: String,
+    pub pronouns: Option<String>,
+    pub initials: String,
+    /// A hue for the initials avatar, the same for the same name.
+    pub avatar_hue: u16,
+    pub has_photo: bool,
+    pub headshot_alt: String,
+    pub availability: Availability,
+    pub fields: Vec<FieldView>,
+    pub bio_html: String,
+    /// The bio's first sentence or so, for cards and meta descriptions.
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Availability {
+    /// `accepting`, `away` or `full`.
+    pub status: &'static str,
+    /// For `away`: the return date, YYYY-MM-DD.
+    pub until: Option<String>,
+    pub can_request: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldView {
+    pub key: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub filter: bool,
+    /// The values as text (one for text, bool and date fields; each item for a list).
+    pub values: Vec<String>,
+    pub slugs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FilterView {
+    pub key: String,
+    pub label: String,
+    pub values: Vec<FacetValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FacetValue {
+    pub label: String,
+    pub slug: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PageView {
+    pub slug: String,
+    pub url: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub html: String,
+    pub toc: Vec<Heading>,
+    pub prev: Option<Link>,
+    pub next: Option<Link>,
+}
+
+pub fn site(config: &Config, register: &Register, today: Date, stylesheet: String) -> SiteView {
+    let base_path = base_path(&config.base_url);
+    let handbook_url = format!("{base_path}handbook/");
+    let mut nav = vec![Link {
+        title: "Mentors".into(),
+        url: base_path.clone(),
+    }];
+    if !register.handbook.is_empty() {
+        nav.push(Link {
+            title: register.handbook_intro.title.clone(),
+            url: handbook_url.clone(),
+        });
+    }
+    nav.extend(register.pages.iter().map(|p| Link {
+        title: p.title.clone(),
+        url: format!("{base_path}{}/", p.slug),
+    }));
+    SiteView {
+        title: config.title.clone(),
+        base_url: config.base_url.clone(),
+        register_url: base_path.clone(),
+        base_path,
+        language: config.language.clone(),
+        request_action: config.request_action(),
+        scheme: SchemeView {
+            admin_email: config.scheme.admin_email.clone(),
+            sessions_offered: config.scheme.sessions_offered,
+            window_months: config.scheme.window_months,
+            response_working_days: config.scheme.response_working_days,
+        },
+        nav,
+        handbook_url,
+        stylesheet,
+        today: today.to_string(),
+    }
+}
+
+/// `https://x.org` → `/`; `https://x.org/scheme` → `/scheme/`.
+pub fn base_path(base_url: &str) -> String {
+    let after_scheme = base_url
+        .find("://")
+        .map_or(base_url, |i| &base_url[i + 3..]);
+    match after_scheme.find('/') {
+        Some(i) => format!("{}/", after_scheme[i..].trim_end_matches('/')),
+        None => "/".into(),
+    }
+}
+
+pub fn mentor(config: &Config, m: &Mentor, today: Date, base_path: &str) -> MentorView {
+    let fields = config
+        .fields
+        .iter()
+        .filter(|def| !def.private)
+        .filter_map(|def| m.fields.get(&def.key).map(|v| field_view(def, v)))
+        .collect();
+    let bio = markdown::render(&m.bio, "");
+    MentorView {
+        slug: m.slug.clone(),
+        url: format!("{base_path}mentors/{}/", m.slug),
+        name: m.name.clone(),
+        pronouns: m.pronouns.clone(),
+        initials: initials(&m.name),
+        avatar_hue: hue(&m.slug),
+        has_photo: matches!(m.headshot, Headshot::File(_)),
+        headshot_alt: m
+            .headshot_alt
+            .clone()
+            .unwrap_or_else(|| format!("Photo of {}", m.name)),
+        availability: availability(m, today),
+        fields,
+        summary: summary(&m.bio),
+        bio_html: bio.html,
+    }
+}
+
+fn field_view(def: &FieldDef, value: &FieldValue) -> FieldView {
+    let values = value.terms();
+    FieldView {
+        key: def.key.clone(),
+        label: def.label.clone(),
+        kind: def.kind.as_str(),
+        filter: def.filter,
+        slugs: values.iter().map(|v| slugify(v)).collect(),
+        values,
+    }
+}
+
+pub fn availability(m: &Mentor, today: Date) -> Availability {
+    let away = m.away_until.filter(|d| *d > today);
+    let status = if !m.accepting {
+        "full"
+    } else if away.is_some() {
+        "away"
+    } else {
+        "accepting"
+    };
+    Availability {
+        status,
+        until: away.map(|d| d.to_string()),
+        can_request: status == "accepting",
+    }
+}
+
+/// The register's filters: every public field declared `filter = true`, its values in the
+/// declared order (or alphabetically), each with how many mentors have it.
+pub fn filters(config: &Config, mentors: &[Mentor]) -> Vec<FilterView> {
+    config
+        .fields
+        .iter()
+        .filter(|f| f.filter && !f.private)
+        .map(|def| {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for m in mentors {
+                for term in m
+                    .fields
+                    .get(&def.key)
+                    .map(FieldValue::terms)
+                    .unwrap_or_default()
+                {
+                    *counts.entry(term).or_default() += 1;
+                }
+            }
+            let order: Vec<String> = match &def.values {
+                Some(v) => v.clone(),
+                None => counts.keys().cloned().collect(),
+            };
+            let values = order
+                .into_iter()
+                .map(|label| FacetValue {
+                    slug: slugify(&label),
+                    count: counts.get(&label).copied().unwrap_or(0),
+                    label,
+                })
+                .collect();
+            FilterView {
+                key: def.key.clone(),
+                label: def.label.clone(),
+                values,
+            }
+        })
+        .collect()
+}
+
+pub fn page(p: &Page, url: String, id_prefix: &str) -> PageView {
+    let r = markdown::render(&p.body, id_prefix);
+    PageView {
+        slug: p.slug.clone(),
+        url,
+        title: p.title.clone(),
+        description: p.description.clone(),
+        html: r.html,
+        toc: r.headings,
+        prev: None,
+        next: None,
+    }
+}
+
+fn initials(name: &str) -> String {
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let pick = match words.as_slice() {
+        [] => vec![],
+        [one] => vec![*one],
+        [first, .., last] => vec![*first, *last],
+    };
+    pick.iter()
+        .filter_map(|w| w.chars().find(|c| c.is_alphabetic()))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// A stable hue from the slug (FNV-1a), so a mentor's avatar colour never changes between builds.
+fn hue(slug: &str) -> u16 {
+    (fnv1a(slug.as_bytes()) % 360) as u16
+}
+
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The first paragraph of plain text, cut at a word boundary near 160 characters.
+fn summary(md: &str) -> String {
+    let para = md
+        .split("\n\n")
+        .map(str::trim)
+        .find(|p| {
+            !p.is_empty() && !p.starts_with('#') && !p.starts_with('<') && !p.starts_with('-')
+        })
+        .unwrap_or("");
+    let mut text = String::new();
+    for event in pulldown_cmark::Parser::new(para) {
+        match event {
+            pulldown_cmark::Event::Text(t) | pulldown_cmark::Event::Code(t) => text.push_str(&t),
+            pulldown_cmark::Event::SoftBreak | pulldown_cmark::Event::HardBreak => text.push(' '),
+            _ => {}
+        }
+    }
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() <= 160 {
+        return text;
+    }
+    let cut: String = text.chars().take(160).collect();
+    let at = cut.rfind(' ').unwrap_or(cut.len());
+    format!("{}…", cut[..at].trim_end_matches([',', ';', ':', '.']))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initials_use_first_and_last_words() {
+        assert_eq!(initials("Siobhán Ní Bhriain"), "SB");
+        assert_eq!(initials("Ōkubo"), "Ō");
+        assert_eq!(initials("Dr Ama  Mensah-Boateng"), "DM");
+    }
+
+    #[test]
+    fn base_path_from_base_url() {
+        assert_eq!(base_path("https://mentors.example.org"), "/");
+        assert_eq!(base_path("https://example.org/scheme/"), "/scheme/");
+    }
+
+    #[test]
+    fn summary_is_plain_and_short() {
+        let s =
+            summary("## About\n\nI am **a GP** returning [after leave](https://x.org).\n\nMore.");
+        assert_eq!(s, "I am a GP returning after leave.");
+        let long = "word ".repeat(60);
+        assert!(summary(&long).chars().count() <= 161);
+    }
+}
