@@ -74,6 +74,16 @@ pub enum Node {
 }
 
 impl Node {
+    /// Null, an empty or blank string, or an empty list.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Node::Null => true,
+            Node::Str(s) => s.trim().is_empty(),
+            Node::Seq(items) => items.is_empty(),
+            _ => false,
+        }
+    }
+
     /// How the value reads in a message: `a list`, `true`, `"text"`.
     pub fn describe(&self) -> String {
         match self {

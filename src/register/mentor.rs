@@ -138,14 +138,21 @@ pub(super) fn validate(
         }
     }
 
-    if m.name.is_empty() {
+    // A key that is written but invalid already has its error; "missing" is for absent or
+    // blank keys only.
+    let written = |key: &str| {
+        doc.front
+            .get(key)
+            .is_some_and(|e| !e.value.value.is_blank())
+    };
+    if m.name.is_empty() && !written("name") {
         r.missing("name", "Jane Doe");
     }
-    if m.email.is_empty() {
+    if m.email.is_empty() && !written("email") {
         r.missing("email", "jane.doe@example.org");
     }
     for def in config.fields.iter().filter(|f| f.required) {
-        if !m.fields.contains_key(&def.key) {
+        if !m.fields.contains_key(&def.key) && !written(&def.key) {
             let example = example_value(def);
             r.missing(&def.key, &example);
         }

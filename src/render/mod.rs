@@ -40,9 +40,11 @@ struct Renderer<'a> {
 }
 
 impl Renderer<'_> {
-    fn context(&self) -> Context {
+    /// A context with the site, and which navigation link is current.
+    fn context(&self, current_url: &str) -> Context {
         let mut ctx = Context::new();
         ctx.insert("site", &self.site);
+        ctx.insert("current_url", current_url);
         ctx
     }
 
@@ -88,7 +90,7 @@ pub fn site(
         .map(|m| views::mentor(config, m, today, &base))
         .collect();
     results.par_extend(mentors.par_iter().map(|m| {
-        let mut ctx = r.context();
+        let mut ctx = r.context(&r.site.register_url);
         ctx.insert("mentor", m);
         r.render(
             "mentor.html",
@@ -98,10 +100,10 @@ pub fn site(
     }));
 
     // The home page and register.
-    let mut ctx = r.context();
+    let mut ctx = r.context(&base);
     ctx.insert("page", &views::page(&register.home, base.clone(), ""));
     ctx.insert("mentors", &mentors);
-    ctx.insert("filters", &views::filters(config, &register.mentors));
+    ctx.insert("filters", &views::filters_of_views(config, &mentors));
     ctx.insert(
         "counts",
         &Counts {
@@ -113,6 +115,7 @@ pub fn site(
         },
     );
     results.push(r.render("index.html", "index.html", &ctx));
+    results.extend(filter_pages(&r, config, &mentors));
 
     // The handbook: index, one page per section, and a printable whole.
     if !register.handbook.is_empty() {
@@ -120,12 +123,13 @@ pub fn site(
     }
 
     for p in &register.pages {
-        let mut ctx = r.context();
-        ctx.insert("page", &views::page(p, format!("{base}{}/", p.slug), ""));
+        let url = format!("{base}{}/", p.slug);
+        let mut ctx = r.context(&url);
+        ctx.insert("page", &views::page(p, url.clone(), ""));
         results.push(r.render("page.html", format!("{}/index.html", p.slug), &ctx));
     }
-    results.push(r.render("sent.html", "requests/sent/index.html", &r.context()));
-    results.push(r.render("404.html", "404.html", &r.context()));
+    results.push(r.render("sent.html", "requests/sent/index.html", &r.context("")));
+    results.push(r.render("404.html", "404.html", &r.context("")));
 
     let mut diags = Diagnostics::new();
     let mut files = Vec::new();
@@ -173,14 +177,14 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputF
     let intro = views::page(&register.handbook_intro, format!("{base}handbook/"), "");
     let mut out = Vec::new();
 
-    let mut ctx = r.context();
+    let mut ctx = r.context(&r.site.handbook_url);
     ctx.insert("intro", &intro);
     ctx.insert("sections", &sections);
     ctx.insert("print_url", &format!("{base}handbook/print/"));
     out.push(r.render("handbook.html", "handbook/index.html", &ctx));
 
     for s in &sections {
-        let mut ctx = r.context();
+        let mut ctx = r.context(&r.site.handbook_url);
         ctx.insert("intro", &intro);
         ctx.insert("section", s);
         ctx.insert("sections", &links);
@@ -198,10 +202,43 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputF
         .iter()
         .map(|p| views::page(p, format!("#{}", p.slug), &p.slug))
         .collect();
-    let mut ctx = r.context();
+    let mut ctx = r.context(&r.site.handbook_url);
     ctx.insert("intro", &intro);
     ctx.insert("sections", &printable);
     out.push(r.render("handbook_print.html", "handbook/print/index.html", &ctx));
+    out
+}
+
+/// One page per public filter value, listing the mentors who have it: every mentor stays
+/// reachable by filter without JavaScript.
+fn filter_pages(
+    r: &Renderer,
+    config: &Config,
+    mentors: &[MentorView],
+) -> Vec<Result<OutputFile, Diagnostic>> {
+    let filters = views::filters_of_views(config, mentors);
+    let mut out = Vec::new();
+    for filter in &filters {
+        for value in filter.values.iter().filter(|v| v.count > 0) {
+            let matching: Vec<&MentorView> = mentors
+                .iter()
+                .filter(|m| {
+                    m.fields
+                        .iter()
+                        .any(|f| f.key == filter.key && f.slugs.contains(&value.slug))
+                })
+                .collect();
+            let mut ctx = r.context(&r.site.register_url);
+            ctx.insert("filter", filter);
+            ctx.insert("value", value);
+            ctx.insert("mentors", &matching);
+            out.push(r.render(
+                "filter.html",
+                format!("mentors/by/{}/{}/index.html", filter.key, value.slug),
+                &ctx,
+            ));
+        }
+    }
     out
 }
 

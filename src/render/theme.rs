@@ -13,6 +13,7 @@ use crate::diag::{Diagnostic, Diagnostics, Pos};
 pub const REQUIRED_TEMPLATES: &[&str] = &[
     "index.html",
     "mentor.html",
+    "filter.html",
     "handbook.html",
     "handbook_section.html",
     "handbook_print.html",
@@ -66,11 +67,10 @@ pub fn load(root: &Path, name: &str, diags: &mut Diagnostics) -> std::io::Result
     tera.autoescape_on([".html", ".xml"]);
     register_filters(&mut tera);
     let mut ok = true;
-    for (name, text) in &sources {
-        if let Err(e) = tera.add_raw_template(name, text) {
-            diags.push(template_error(&rel_dir, name, &e));
-            ok = false;
-        }
+    // All at once: templates refer to each other (extends, include).
+    if let Err(e) = tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str()))) {
+        diags.push(template_error(&rel_dir, "", &e));
+        ok = false;
     }
     for required in REQUIRED_TEMPLATES {
         if !sources.iter().any(|(n, _)| n == required) {
@@ -98,20 +98,37 @@ pub fn load(root: &Path, name: &str, diags: &mut Diagnostics) -> std::io::Result
     }))
 }
 
-/// A template problem, located in the template file.
+/// A template problem, located in the template file (tera reports ` --> name:line:col`).
 pub fn template_error(theme_dir: &Path, template: &str, e: &tera::Error) -> Diagnostic {
-    let mut message = e.to_string();
+    let mut text = e.to_string();
     let mut source: &dyn std::error::Error = e;
     while let Some(inner) = source.source() {
-        message = format!("{message}: {inner}");
+        text = format!("{text}\n{inner}");
         source = inner;
     }
+    let mut name = template.to_string();
+    let mut pos = Pos::START;
+    if let Some(loc) = text.lines().find_map(|l| l.trim().strip_prefix("--> ")) {
+        let mut parts = loc.rsplitn(3, ':');
+        let col = parts.next().and_then(|c| c.parse().ok());
+        let line = parts.next().and_then(|l| l.parse().ok());
+        if let (Some(line), Some(col), Some(file)) = (line, col, parts.next()) {
+            name = file.to_string();
+            pos = Pos::new(line, col);
+        }
+    }
+    let message = text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .find(|l| !l.is_empty())
+        .unwrap_or("unknown problem")
+        .to_string();
     Diagnostic::error(
-        theme_dir.join("templates").join(template),
-        Pos::START,
-        format!("template error: {}", message.trim()),
+        theme_dir.join("templates").join(name),
+        pos,
+        format!("template error: {message}"),
     )
-    .with_hint("fix the template, or restore it from the default theme")
+    .with_hint(format!("the template says:\n{}", text.trim()))
 }
 
 fn read_tree(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {

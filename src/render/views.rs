@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::markdown::{self, Heading};
 use crate::config::{Config, FieldDef};
 use crate::register::{FieldValue, Headshot, Mentor, Page, Register};
+
 use crate::slug::slugify;
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +104,8 @@ pub struct PageView {
     pub description: Option<String>,
     pub html: String,
     pub toc: Vec<Heading>,
+    /// The top-level (`##`) headings only, for an "On this page" list.
+    pub outline: Vec<Heading>,
     pub prev: Option<Link>,
     pub next: Option<Link>,
 }
@@ -212,7 +215,7 @@ pub fn availability(m: &Mentor, today: Date) -> Availability {
 
 /// The register's filters: every public field declared `filter = true`, its values in the
 /// declared order (or alphabetically), each with how many mentors have it.
-pub fn filters(config: &Config, mentors: &[Mentor]) -> Vec<FilterView> {
+pub fn filters_of_views(config: &Config, mentors: &[MentorView]) -> Vec<FilterView> {
     config
         .fields
         .iter()
@@ -220,18 +223,16 @@ pub fn filters(config: &Config, mentors: &[Mentor]) -> Vec<FilterView> {
         .map(|def| {
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
             for m in mentors {
-                for term in m
-                    .fields
-                    .get(&def.key)
-                    .map(FieldValue::terms)
-                    .unwrap_or_default()
-                {
-                    *counts.entry(term).or_default() += 1;
+                for f in m.fields.iter().filter(|f| f.key == def.key) {
+                    for v in &f.values {
+                        *counts.entry(v.clone()).or_default() += 1;
+                    }
                 }
             }
-            let order: Vec<String> = match &def.values {
-                Some(v) => v.clone(),
-                None => counts.keys().cloned().collect(),
+            let order: Vec<String> = match (&def.values, def.kind) {
+                (Some(v), _) => v.clone(),
+                (None, crate::config::FieldKind::Bool) => vec!["Yes".into(), "No".into()],
+                (None, _) => counts.keys().cloned().collect(),
             };
             let values = order
                 .into_iter()
@@ -258,6 +259,12 @@ pub fn page(p: &Page, url: String, id_prefix: &str) -> PageView {
         title: p.title.clone(),
         description: p.description.clone(),
         html: r.html,
+        outline: r
+            .headings
+            .iter()
+            .filter(|h| h.level == 2)
+            .cloned()
+            .collect(),
         toc: r.headings,
         prev: None,
         next: None,

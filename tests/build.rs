@@ -1,0 +1,339 @@
+//! `mentorsite build` end to end over fixture sites: what lands in the output folder.
+
+mod common;
+
+use common::{Site, read_tree};
+
+fn build(site: &Site) -> common::Output {
+    let out = site.run(&["build"]);
+    out.assert_code(0);
+    out
+}
+
+#[test]
+fn each_kind_of_scheme_builds_without_code_changes() {
+    for (fixture, mentor, expect) in [
+        (
+            "doctors",
+            "dr-ada-bundle",
+            ["Grade", "Consultant", "Video, Phone"],
+        ),
+        (
+            "trans-peer-support",
+            "rowan-ash",
+            ["Identities", "Non-binary", "English, Portuguese"],
+        ),
+        (
+            "refugee-youth",
+            "samira-haddad",
+            [
+                "Mentors young people aged",
+                "15-17, 18-25",
+                "Arabic, English, Kurdish",
+            ],
+        ),
+    ] {
+        let site = Site::fixture(fixture);
+        let out = build(&site);
+        assert!(out.stderr.is_empty(), "{fixture}: {}", out.stderr);
+        let page = site.read(&format!("public/mentors/{mentor}/index.html"));
+        for text in expect {
+            assert!(
+                page.contains(text),
+                "{fixture}: `{text}` not on the profile"
+            );
+        }
+        assert!(site.path("public/index.html").is_file());
+        assert!(site.path("public/404.html").is_file());
+        assert!(site.path("public/sitemap.xml").is_file());
+        assert!(site.path("public/requests/sent/index.html").is_file());
+    }
+}
+
+#[test]
+fn the_demo_scheme_builds_with_no_diagnostic() {
+    let site = Site::demo();
+    let out = site.run(&["check"]);
+    out.assert_code(0);
+    assert_eq!(out.stderr, "", "the demo must be clean");
+    assert!(
+        out.stdout
+            .starts_with("OK: 26 mentors, 11 handbook sections and 2 pages"),
+        "{}",
+        out.stdout
+    );
+    build(&site);
+    let handbook = site.read("public/handbook/print/index.html");
+    for section in [
+        "Frequently asked questions",
+        "Ground rules",
+        "Mentor agreement",
+        "Mentee agreement",
+        "Ethical framework",
+        "The first session",
+        "Policies",
+        "Raising a concern",
+        "Ending mentoring",
+        "Contacts",
+    ] {
+        assert!(handbook.contains(section), "handbook lacks {section}");
+    }
+}
+
+#[test]
+fn no_private_value_reaches_the_output() {
+    let site = Site::fixture("doctors");
+    build(&site);
+    let refugee = Site::fixture("refugee-youth");
+    build(&refugee);
+    let trans = Site::fixture("trans-peer-support");
+    build(&trans);
+    let secrets = [
+        "private.example.net", // every mentor email in the fixtures
+        "07700 900001",        // phone
+        "GMC-SECRET-1",        // a field declared private
+        "PRIVATE-CW-7",        // a private text field in another scheme
+        "Programme contact",   // a private field's label
+        "2031-07-09",          // a private date
+        "DBS",                 // a private bool's label
+    ];
+    for s in [&site, &refugee, &trans] {
+        for (path, bytes) in read_tree(&s.path("public")) {
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} leaked into {path}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bios_cannot_inject_markup() {
+    let site = Site::fixture("doctors");
+    site.write(
+        "content/mentors/eve-x.md",
+        "---\nname: \"Eve <script>alert(1)</script>\"\nheadshot: false\nemail: eve@private.example.net\ngrade: FY2\nspecialty: \"\\\"><img src=x onerror=alert(2)>\"\n---\n\n<script>alert(3)</script>\n\nA [link](javascript:alert(4)).\n",
+    );
+    build(&site);
+    for (path, bytes) in read_tree(&site.path("public")) {
+        let text = String::from_utf8_lossy(&bytes);
+        for bad in ["<script>alert", "<img src=x", "href=\"javascript"] {
+            assert!(!text.contains(bad), "{bad} unescaped in {path}");
+        }
+    }
+    let page = site.read("public/mentors/eve-x/index.html");
+    assert!(
+        page.contains("Eve &lt;script&gt;"),
+        "the name is shown, escaped"
+    );
+    assert!(
+        page.contains("&lt;script&gt;alert(3)"),
+        "raw HTML in the bio is shown as text"
+    );
+    assert!(
+        page.contains("<a href=\"#\">link</a>"),
+        "the unsafe link is defused"
+    );
+}
+
+#[test]
+fn output_is_deterministic() {
+    let a = Site::demo();
+    let b = Site::demo();
+    build(&a);
+    build(&b);
+    let (ta, tb) = (read_tree(&a.path("public")), read_tree(&b.path("public")));
+    assert!(ta.len() > 100);
+    assert_eq!(ta.len(), tb.len());
+    for ((pa, ba), (pb, bb)) in ta.iter().zip(&tb) {
+        assert_eq!(pa, pb);
+        assert!(
+            ba == bb,
+            "{pa} differs between two builds of the same input"
+        );
+    }
+    // A rebuild with nothing changed rewrites nothing.
+    let again = build(&a);
+    assert!(
+        again.stdout.contains("(0 files written"),
+        "{}",
+        again.stdout
+    );
+}
+
+#[test]
+fn a_removed_mentor_disappears_from_the_site() {
+    let site = Site::fixture("doctors");
+    build(&site);
+    assert!(site.path("public/mentors/cara-paused/index.html").is_file());
+    assert!(
+        site.read("public/sitemap.xml")
+            .contains("/mentors/cara-paused/")
+    );
+    site.remove("content/mentors/cara-paused.md");
+    let out = build(&site);
+    assert!(out.stdout.contains("removed"), "{}", out.stdout);
+    assert!(
+        !site.path("public/mentors/cara-paused").exists(),
+        "page and folder are gone"
+    );
+    assert!(!site.read("public/sitemap.xml").contains("cara-paused"));
+    assert!(!site.read("public/index.html").contains("Cara Paused"));
+    // Filter pages only she had are gone too (she was the only ST3).
+    assert!(!site.path("public/mentors/by/grade/st3").exists());
+}
+
+#[test]
+fn availability_is_shown_and_only_accepting_mentors_get_a_form() {
+    let site = Site::fixture("doctors");
+    build(&site);
+    let away = site.read("public/mentors/bob-crlf/index.html");
+    assert!(away.contains("Away until <time datetime=\"2099-01-31\">31 January 2099</time>"));
+    assert!(!away.contains("<form"));
+    let paused = site.read("public/mentors/cara-paused/index.html");
+    assert!(paused.contains("Not taking requests"));
+    assert!(!paused.contains("<form"));
+    let open = site.read("public/mentors/dr-ada-bundle/index.html");
+    assert!(open.contains("<form class=\"request-form\" method=\"post\" action=\"/requests\">"));
+    assert!(open.contains("name=\"mentor\" value=\"dr-ada-bundle\""));
+    // A date in the past no longer counts as away.
+    site.write(
+        "content/mentors/bob-crlf.md",
+        &site
+            .read("content/mentors/bob-crlf.md")
+            .replace("2099-01-31", "2026-11-01"),
+    );
+    build(&site);
+    assert!(
+        site.read("public/mentors/bob-crlf/index.html")
+            .contains("Taking requests")
+    );
+}
+
+#[test]
+fn base_url_with_a_path_prefixes_every_link() {
+    let site = Site::fixture("trans-peer-support");
+    build(&site);
+    let home = site.read("public/index.html");
+    assert!(home.contains("href=\"/mentoring/mentors/rowan-ash/\""));
+    assert!(home.contains("href=\"/mentoring/static/style.css?v="));
+    assert!(
+        site.read("public/sitemap.xml")
+            .contains("<loc>https://peers.example.org/mentoring/mentors/rowan-ash/</loc>")
+    );
+    let preview = site.run(&["build", "--base-url", "https://preview.example.org"]);
+    preview.assert_code(0);
+    assert!(
+        site.read("public/index.html")
+            .contains("href=\"/mentors/rowan-ash/\"")
+    );
+}
+
+#[test]
+fn handbook_is_ordered_with_contents_and_neighbours() {
+    let site = Site::fixture("doctors");
+    build(&site);
+    let index = site.read("public/handbook/index.html");
+    assert!(
+        index.find("First").unwrap() < index.find("Second").unwrap(),
+        "ordered by weight"
+    );
+    let first = site.read("public/handbook/first/index.html");
+    assert!(first.contains("rel=\"next\">Second →"));
+    let second = site.read("public/handbook/second/index.html");
+    assert!(second.contains("rel=\"prev\">← First"));
+    assert!(second.contains("<h2 id=\"part-one\">Part one</h2>"));
+    let print = site.read("public/handbook/print/index.html");
+    assert!(
+        print.contains("id=\"second-part-one\""),
+        "ids are unique on the printable page"
+    );
+}
+
+#[test]
+fn refuses_to_write_into_a_folder_it_did_not_make() {
+    let site = Site::fixture("doctors");
+    site.write("elsewhere/notes.txt", "keep me");
+    let out = site.run(&[
+        "build",
+        "--output",
+        site.path("elsewhere").to_str().unwrap(),
+    ]);
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("refusing to write there"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(site.read("elsewhere/notes.txt"), "keep me");
+}
+
+#[test]
+fn new_mentor_scaffolds_every_field_and_never_overwrites() {
+    let site = Site::demo();
+    let out = site.run(&["new", "mentor", "Zoë O'Hara-Ng"]);
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("Created content/mentors/zoe-o-hara-ng.md"),
+        "{}",
+        out.stdout
+    );
+    let bio = site.read("content/mentors/zoe-o-hara-ng.md");
+    for key in [
+        "name:",
+        "pronouns:",
+        "headshot",
+        "email:",
+        "phone:",
+        "accepting:",
+        "away_until:",
+        "capacity:",
+        "grade:",
+        "specialty:",
+        "trust:",
+        "region:",
+        "time_away:",
+        "meeting:",
+        "days:",
+        "less_than_full_time:",
+        "languages:",
+        "interests:",
+        "mentor_since:",
+        "gmc_number:",
+    ] {
+        assert!(bio.contains(key), "scaffold lacks {key}");
+    }
+    assert!(bio.contains("name: Zoë O'Hara-Ng"));
+    assert!(bio.contains("#   one of: FY2, CT1"));
+    assert!(bio.contains("PRIVATE, never published"));
+
+    // Left blank, the check says exactly what to fill in.
+    let check = site.run(&["check"]);
+    check.assert_code(1);
+    for missing in ["email", "grade", "specialty", "region", "meeting"] {
+        assert!(
+            check.stderr.contains(&format!("zoe-o-hara-ng.md:"))
+                && check
+                    .stderr
+                    .contains(&format!("missing required field `{missing}`")),
+            "{}",
+            check.stderr
+        );
+    }
+    assert_eq!(
+        check.stderr.matches(": error: ").count(),
+        5,
+        "{}",
+        check.stderr
+    );
+
+    let again = site.run(&["new", "mentor", "Zoe O Hara Ng"]);
+    again.assert_code(2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(
+        site.read("content/mentors/zoe-o-hara-ng.md"),
+        bio,
+        "untouched"
+    );
+}
