@@ -28,10 +28,7 @@ pub fn run(args: CheckArgs) -> ExitCode {
             super::print_warnings(&outcome.diagnostics);
             println!(
                 "OK: {} mentors, {} handbook sections and {} pages, {} files would be written.",
-                outcome.mentors,
-                outcome.handbook_sections,
-                outcome.pages,
-                outcome.files.len()
+                outcome.mentors, outcome.handbook_sections, outcome.pages, outcome.files
             );
             ExitCode::from(super::OK)
         }

@@ -93,15 +93,9 @@ pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree
         }
     }
 
-    let documents: Vec<_> = markdown
-        .into_iter()
-        .map(|rel| {
-            let text = std::fs::read(root.join(&rel))?;
-            Ok((rel, text))
-        })
-        .collect::<std::io::Result<_>>()?;
-
-    for (rel, bytes) in documents {
+    // One file at a time: only the parsed form is kept.
+    for rel in markdown {
+        let bytes = std::fs::read(root.join(&rel))?;
         let Ok(text) = String::from_utf8(bytes) else {
             diags.push(
                 Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")

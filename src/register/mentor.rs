@@ -93,7 +93,7 @@ pub(super) fn validate(
         away_until: None,
         capacity: None,
         fields: BTreeMap::new(),
-        bio: doc.body.clone(),
+        bio: String::new(),
         source: doc.path.clone(),
     };
     let mut headshot_entry = None;

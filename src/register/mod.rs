@@ -43,13 +43,16 @@ const RESERVED_SLUGS: &[&str] = &[
     "mentors", "handbook", "requests", "static", "search", "404", "sitemap", "index",
 ];
 
-pub fn build(config: &Config, tree: ContentTree, diags: &mut Diagnostics) -> Register {
+pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) -> Register {
     let mut mentors: Vec<Mentor> = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for doc in &tree.mentors {
-        let Some(m) = mentor::validate(config, doc, &tree.images, diags) else {
+    for mut doc in std::mem::take(&mut tree.mentors) {
+        let doc = &mut doc;
+        let Some(mut m) = mentor::validate(config, doc, &tree.images, diags) else {
             continue;
         };
+        // The bio moves rather than copies: a register can be thousands of them.
+        m.bio = std::mem::take(&mut doc.body);
         if let Some(first) = seen.get(&m.slug) {
             let mut r = Reader { doc, diags };
             r.error(

@@ -1,11 +1,13 @@
-//! Register + theme → the site's files, in memory. Pure: values in, bytes out; writing them is
-//! [`crate::site`]'s job.
+//! Register + theme → the site's files. Rendering is pure (values in, bytes out) and hands
+//! each finished file to a [`Sink`] as soon as it is made, so a register of thousands of
+//! mentors never sits in memory as a whole; [`crate::site`] decides what the sink does.
 
 pub mod markdown;
 pub mod theme;
 pub mod views;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use jiff::civil::Date;
 use rayon::prelude::*;
@@ -13,7 +15,7 @@ use serde::Serialize;
 use tera::Context;
 
 use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::diag::Diagnostics;
 use crate::register::Register;
 use theme::Theme;
 use views::{Link, MentorView, PageView, SiteView};
@@ -34,9 +36,53 @@ impl OutputFile {
     }
 }
 
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where rendered files go: the output folder, or nowhere (`check`), or a list (tests).
+pub trait Sink: Sync {
+    fn put(&self, file: OutputFile) -> Result<(), SinkError>;
+}
+
+/// Keeps every file in memory, in path order when taken: for tests and small sites.
+#[derive(Default)]
+pub struct Collect(Mutex<Vec<OutputFile>>);
+
+impl Collect {
+    pub fn into_files(self) -> Vec<OutputFile> {
+        let mut files = self.0.into_inner().unwrap_or_else(|e| e.into_inner());
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        files
+    }
+}
+
+impl Sink for Collect {
+    fn put(&self, file: OutputFile) -> Result<(), SinkError> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(file);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub enum RenderError {
+    /// Template problems, located in the theme.
+    Templates(Diagnostics),
+    /// The sink refused a file (a disk error).
+    Sink(SinkError),
+}
+
+/// What was rendered.
+#[derive(Debug, Default)]
+pub struct Rendered {
+    pub files: usize,
+}
+
 struct Renderer<'a> {
     theme: &'a Theme,
     site: SiteView,
+    sink: &'a dyn Sink,
+    /// Paths handed to the sink, for the sitemap.
+    paths: Mutex<Vec<PathBuf>>,
+    problems: Mutex<Diagnostics>,
 }
 
 impl Renderer<'_> {
@@ -48,17 +94,39 @@ impl Renderer<'_> {
         ctx
     }
 
+    fn to_string(&self, template: &str, ctx: &Context) -> Option<String> {
+        match self.theme.tera.render(template, ctx) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                let d = theme::template_error(&self.theme.dir, template, &e);
+                self.problems
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(d);
+                None
+            }
+        }
+    }
+
+    /// Render `template` to `path`; template problems are collected, disk errors returned.
     fn render(
         &self,
         template: &str,
         path: impl Into<PathBuf>,
         ctx: &Context,
-    ) -> Result<OutputFile, Diagnostic> {
-        self.theme
-            .tera
-            .render(template, ctx)
-            .map(|html| OutputFile::new(path, html))
-            .map_err(|e| theme::template_error(&self.theme.dir, template, &e))
+    ) -> Result<(), SinkError> {
+        match self.to_string(template, ctx) {
+            Some(text) => self.put(OutputFile::new(path, text)),
+            None => Ok(()),
+        }
+    }
+
+    fn put(&self, file: OutputFile) -> Result<(), SinkError> {
+        self.paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(file.path.clone());
+        self.sink.put(file)
     }
 }
 
@@ -68,41 +136,85 @@ struct Counts {
     accepting: usize,
 }
 
-/// Render every page of the site. Errors are template errors (the content was checked before).
+/// A mentor's card, rendered once and reused on every listing it appears on.
+#[derive(Serialize)]
+struct Card<'a> {
+    slug: &'a str,
+    html: String,
+}
+
+/// Render every page of the site into `sink`.
 pub fn site(
     config: &Config,
     register: &Register,
     theme: &Theme,
     today: Date,
-) -> Result<Vec<OutputFile>, Diagnostics> {
+    sink: &dyn Sink,
+) -> Result<Rendered, RenderError> {
     let stylesheet = stylesheet_url(theme, &views::base_path(&config.base_url));
     let r = Renderer {
         theme,
         site: views::site(config, register, today, stylesheet),
+        sink,
+        paths: Mutex::new(Vec::new()),
+        problems: Mutex::new(Diagnostics::new()),
     };
-    let base = r.site.base_path.clone();
-    let mut results: Vec<Result<OutputFile, Diagnostic>> = Vec::new();
+    render_all(&r, config, register, today).map_err(RenderError::Sink)?;
+    let problems = r.problems.into_inner().unwrap_or_else(|e| e.into_inner());
+    if problems.has_errors() {
+        return Err(RenderError::Templates(problems));
+    }
+    let mut paths = r.paths.into_inner().unwrap_or_else(|e| e.into_inner());
+    let base = views::base_path(&config.base_url);
+    let map = sitemap(&config.base_url, &base, &paths);
+    sink.put(OutputFile::new("sitemap.xml", map))
+        .map_err(RenderError::Sink)?;
+    paths.push("sitemap.xml".into());
+    Ok(Rendered { files: paths.len() })
+}
 
-    // Mentor profiles, in parallel: they are most of the work.
+fn render_all(
+    r: &Renderer,
+    config: &Config,
+    register: &Register,
+    today: Date,
+) -> Result<(), SinkError> {
+    let base = r.site.base_path.clone();
+
+    // Mentor profiles and cards, in parallel: they are most of the work. Each profile's
+    // HTML is dropped once its page is written; listings only need the rest of the view.
     let mentors: Vec<MentorView> = register
         .mentors
         .par_iter()
-        .map(|m| views::mentor(config, m, today, &base))
+        .map(|m| {
+            let mut view = views::mentor(config, m, today, &base);
+            let mut ctx = r.context(&r.site.register_url);
+            ctx.insert("mentor", &view);
+            r.render(
+                "mentor.html",
+                format!("mentors/{}/index.html", view.slug),
+                &ctx,
+            )?;
+            view.bio_html = String::new();
+            Ok(view)
+        })
+        .collect::<Result<_, SinkError>>()?;
+    let cards: Vec<Card> = mentors
+        .par_iter()
+        .map(|m| {
+            let mut ctx = r.context(&r.site.register_url);
+            ctx.insert("mentor", m);
+            Card {
+                slug: &m.slug,
+                html: r.to_string("partials/card.html", &ctx).unwrap_or_default(),
+            }
+        })
         .collect();
-    results.par_extend(mentors.par_iter().map(|m| {
-        let mut ctx = r.context(&r.site.register_url);
-        ctx.insert("mentor", m);
-        r.render(
-            "mentor.html",
-            format!("mentors/{}/index.html", m.slug),
-            &ctx,
-        )
-    }));
 
     // The home page and register.
     let mut ctx = r.context(&base);
     ctx.insert("page", &views::page(&register.home, base.clone(), ""));
-    ctx.insert("mentors", &mentors);
+    ctx.insert("cards", &cards);
     ctx.insert("filters", &views::filters_of_views(config, &mentors));
     ctx.insert(
         "counts",
@@ -114,49 +226,32 @@ pub fn site(
                 .count(),
         },
     );
-    results.push(r.render("index.html", "index.html", &ctx));
-    results.extend(filter_pages(&r, config, &mentors));
+    r.render("index.html", "index.html", &ctx)?;
+    filter_pages(r, config, &mentors, &cards)?;
 
     // The handbook: index, one page per section, and a printable whole.
     if !register.handbook.is_empty() {
-        results.extend(handbook(&r, register, &base));
+        handbook(r, register, &base)?;
     }
 
     for p in &register.pages {
         let url = format!("{base}{}/", p.slug);
         let mut ctx = r.context(&url);
         ctx.insert("page", &views::page(p, url.clone(), ""));
-        results.push(r.render("page.html", format!("{}/index.html", p.slug), &ctx));
+        r.render("page.html", format!("{}/index.html", p.slug), &ctx)?;
     }
-    results.push(r.render("sent.html", "requests/sent/index.html", &r.context("")));
-    results.push(r.render("404.html", "404.html", &r.context("")));
-
-    let mut diags = Diagnostics::new();
-    let mut files = Vec::new();
-    for result in results {
-        match result {
-            Ok(f) => files.push(f),
-            Err(d) => diags.push(d),
-        }
-    }
-    if diags.has_errors() {
-        return Err(diags);
-    }
-    for (rel, bytes) in &theme.assets {
-        files.push(OutputFile::new(
+    r.render("sent.html", "requests/sent/index.html", &r.context(""))?;
+    r.render("404.html", "404.html", &r.context(""))?;
+    for (rel, bytes) in &r.theme.assets {
+        r.put(OutputFile::new(
             PathBuf::from("static").join(rel),
             bytes.clone(),
-        ));
+        ))?;
     }
-    files.push(OutputFile::new(
-        "sitemap.xml",
-        sitemap(&config.base_url, &base, &files),
-    ));
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(files)
+    Ok(())
 }
 
-fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputFile, Diagnostic>> {
+fn handbook(r: &Renderer, register: &Register, base: &str) -> Result<(), SinkError> {
     let url = |slug: &str| format!("{base}handbook/{slug}/");
     let mut sections: Vec<PageView> = register
         .handbook
@@ -175,13 +270,11 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputF
         s.next = links.get(i + 1).cloned();
     }
     let intro = views::page(&register.handbook_intro, format!("{base}handbook/"), "");
-    let mut out = Vec::new();
-
     let mut ctx = r.context(&r.site.handbook_url);
     ctx.insert("intro", &intro);
     ctx.insert("sections", &sections);
     ctx.insert("print_url", &format!("{base}handbook/print/"));
-    out.push(r.render("handbook.html", "handbook/index.html", &ctx));
+    r.render("handbook.html", "handbook/index.html", &ctx)?;
 
     for s in &sections {
         let mut ctx = r.context(&r.site.handbook_url);
@@ -189,11 +282,11 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputF
         ctx.insert("section", s);
         ctx.insert("sections", &links);
         ctx.insert("print_url", &format!("{base}handbook/print/"));
-        out.push(r.render(
+        r.render(
             "handbook_section.html",
             format!("handbook/{}/index.html", s.slug),
             &ctx,
-        ));
+        )?;
     }
 
     // On the single printable page every section's heading ids carry the section's slug.
@@ -205,8 +298,7 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Vec<Result<OutputF
     let mut ctx = r.context(&r.site.handbook_url);
     ctx.insert("intro", &intro);
     ctx.insert("sections", &printable);
-    out.push(r.render("handbook_print.html", "handbook/print/index.html", &ctx));
-    out
+    r.render("handbook_print.html", "handbook/print/index.html", &ctx)
 }
 
 /// One page per public filter value, listing the mentors who have it: every mentor stays
@@ -215,31 +307,34 @@ fn filter_pages(
     r: &Renderer,
     config: &Config,
     mentors: &[MentorView],
-) -> Vec<Result<OutputFile, Diagnostic>> {
+    cards: &[Card],
+) -> Result<(), SinkError> {
     let filters = views::filters_of_views(config, mentors);
-    let mut out = Vec::new();
-    for filter in &filters {
-        for value in filter.values.iter().filter(|v| v.count > 0) {
-            let matching: Vec<&MentorView> = mentors
-                .iter()
-                .filter(|m| {
-                    m.fields
-                        .iter()
-                        .any(|f| f.key == filter.key && f.slugs.contains(&value.slug))
-                })
-                .collect();
-            let mut ctx = r.context(&r.site.register_url);
-            ctx.insert("filter", filter);
-            ctx.insert("value", value);
-            ctx.insert("mentors", &matching);
-            out.push(r.render(
-                "filter.html",
-                format!("mentors/by/{}/{}/index.html", filter.key, value.slug),
-                &ctx,
-            ));
-        }
-    }
-    out
+    let pages: Vec<(&views::FilterView, &views::FacetValue)> = filters
+        .iter()
+        .flat_map(|f| f.values.iter().filter(|v| v.count > 0).map(move |v| (f, v)))
+        .collect();
+    pages.par_iter().try_for_each(|(filter, value)| {
+        let matching: Vec<&Card> = mentors
+            .iter()
+            .zip(cards)
+            .filter(|(m, _)| {
+                m.fields
+                    .iter()
+                    .any(|f| f.key == filter.key && f.slugs.contains(&value.slug))
+            })
+            .map(|(_, c)| c)
+            .collect();
+        let mut ctx = r.context(&r.site.register_url);
+        ctx.insert("filter", filter);
+        ctx.insert("value", value);
+        ctx.insert("cards", &matching);
+        r.render(
+            "filter.html",
+            format!("mentors/by/{}/{}/index.html", filter.key, value.slug),
+            &ctx,
+        )
+    })
 }
 
 fn stylesheet_url(theme: &Theme, base: &str) -> String {
@@ -257,12 +352,12 @@ fn stylesheet_url(theme: &Theme, base: &str) -> String {
 }
 
 /// Every HTML page except the 404 and the after-request page, under `base_url`.
-fn sitemap(base_url: &str, base_path: &str, files: &[OutputFile]) -> String {
+fn sitemap(base_url: &str, base_path: &str, paths: &[PathBuf]) -> String {
     let origin = crate::config::origin_of(base_url);
-    let mut urls: Vec<String> = files
+    let mut urls: Vec<String> = paths
         .iter()
-        .filter_map(|f| {
-            let p = crate::diag::display_path(&f.path);
+        .filter_map(|path| {
+            let p = crate::diag::display_path(path);
             let dir = p.strip_suffix("index.html")?;
             (!dir.starts_with("requests/")).then(|| format!("{origin}{base_path}{dir}"))
         })

@@ -14,6 +14,7 @@ pub const REQUIRED_TEMPLATES: &[&str] = &[
     "index.html",
     "mentor.html",
     "filter.html",
+    "partials/card.html",
     "handbook.html",
     "handbook_section.html",
     "handbook_print.html",

@@ -13,7 +13,7 @@ use jiff::civil::Date;
 use crate::config::Config;
 use crate::diag::Diagnostics;
 use crate::register::Register;
-use crate::render::{self, OutputFile, theme};
+use crate::render::{self, Collect, OutputFile, RenderError, Sink, theme};
 pub use output::{OutputError, WriteReport};
 
 #[derive(Debug, Clone, Default)]
@@ -48,27 +48,35 @@ pub struct Outcome {
     pub mentors: usize,
     pub handbook_sections: usize,
     pub pages: usize,
-    pub files: Vec<OutputFile>,
+    /// How many files the site has.
+    pub files: usize,
     pub output_dir: PathBuf,
     pub written: Option<WriteReport>,
     pub elapsed: std::time::Duration,
 }
 
-/// Everything up to rendering, shared by `check` and `build`.
-pub fn render(
-    opts: &BuildOptions,
-) -> Result<(Config, Register, Vec<OutputFile>, Diagnostics), SiteError> {
+/// Everything up to rendering, shared by `check`, `build` and `serve`.
+pub struct Prepared {
+    pub config: Config,
+    pub register: Register,
+    pub theme: theme::Theme,
+    pub diagnostics: Diagnostics,
+    pub today: Date,
+}
+
+/// Load and validate config, content and theme; every problem is collected.
+pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
     let root = &opts.root;
     let read_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SiteError::Read { path, source }
     };
     let mut diags = Diagnostics::new();
-    let mut config =
-        match Config::load(root).map_err(read_err(&root.join(crate::config::FILE_NAME)))? {
-            Ok(c) => c,
-            Err(d) => return Err(SiteError::Content(d)),
-        };
+    let config_path = root.join(crate::config::FILE_NAME);
+    let mut config = match Config::load(root).map_err(read_err(&config_path))? {
+        Ok(c) => c,
+        Err(d) => return Err(SiteError::Content(d)),
+    };
     if let Some(url) = &opts.base_url {
         if !crate::config::is_http_url(url) {
             diags.push(
@@ -83,76 +91,94 @@ pub fn render(
         }
         config.base_url = url.trim_end_matches('/').to_string();
     }
-    let tree = crate::content::load(root, &mut diags)
-        .map_err(read_err(&root.join(crate::content::CONTENT_DIR)))?;
+    let content_dir = root.join(crate::content::CONTENT_DIR);
+    let tree = crate::content::load(root, &mut diags).map_err(read_err(&content_dir))?;
     let register = crate::register::build(&config, tree, &mut diags);
     let theme =
         theme::load(root, &config.theme, &mut diags).map_err(read_err(&root.join("themes")))?;
-    if diags.has_errors() {
-        return Err(SiteError::Content(diags));
-    }
-    let Some(theme) = theme else {
-        return Err(SiteError::Content(diags));
-    };
-    let today = opts.today.unwrap_or_else(|| today(&config));
-    match render::site(&config, &register, &theme, today) {
-        Ok(files) => Ok((config, register, files, diags)),
-        Err(errors) => {
-            diags.extend(errors);
-            Err(SiteError::Content(diags))
+    match theme {
+        Some(theme) if !diags.has_errors() => {
+            let today = opts.today.unwrap_or_else(|| today(&config));
+            Ok(Prepared {
+                config,
+                register,
+                theme,
+                diagnostics: diags,
+                today,
+            })
         }
+        _ => Err(SiteError::Content(diags)),
     }
 }
 
-/// Validate and render in memory; write nothing.
+/// Render `prepared` into `sink`, folding template problems into the diagnostics.
+pub fn render_into(prepared: &mut Prepared, sink: &dyn Sink) -> Result<usize, SiteError> {
+    let p = &*prepared;
+    match render::site(&p.config, &p.register, &p.theme, p.today, sink) {
+        Ok(rendered) => Ok(rendered.files),
+        Err(RenderError::Templates(problems)) => {
+            let mut diags = std::mem::take(&mut prepared.diagnostics);
+            diags.extend(problems);
+            Err(SiteError::Content(diags))
+        }
+        Err(RenderError::Sink(e)) => Err(SiteError::Output(OutputError::Io {
+            path: p.config.output_dir.clone(),
+            source: std::io::Error::other(e),
+        })),
+    }
+}
+
+/// Render in memory and keep every file: for tests and tools that want the bytes.
+pub fn render_to_memory(opts: &BuildOptions) -> Result<Vec<OutputFile>, SiteError> {
+    let mut prepared = prepare(opts)?;
+    let sink = Collect::default();
+    render_into(&mut prepared, &sink)?;
+    Ok(sink.into_files())
+}
+
+/// Validate and render, discarding the pages; write nothing.
 pub fn check(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
-    let (config, register, files, diagnostics) = render(opts)?;
-    Ok(outcome(
-        opts,
-        &config,
-        &register,
-        files,
-        diagnostics,
-        None,
-        start,
-    ))
+    let mut prepared = prepare(opts)?;
+    let files = render_into(&mut prepared, &Discard)?;
+    Ok(outcome(opts, prepared, files, None, start))
 }
 
 /// Check, render and write the site.
 pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
-    let (config, register, files, diagnostics) = render(opts)?;
-    let out_dir = output_dir(opts, &config);
+    let mut prepared = prepare(opts)?;
+    let out_dir = output_dir(opts, &prepared.config);
     guard_output_dir(&opts.root, &out_dir)?;
-    let report = output::write(&out_dir, &files)?;
-    Ok(outcome(
-        opts,
-        &config,
-        &register,
-        files,
-        diagnostics,
-        Some(report),
-        start,
-    ))
+    let writer = output::DiskWriter::open(&out_dir)?;
+    let files = render_into(&mut prepared, &writer)?;
+    let report = writer.finish()?;
+    Ok(outcome(opts, prepared, files, Some(report), start))
+}
+
+/// A sink that drops every file (`check`).
+struct Discard;
+
+impl Sink for Discard {
+    fn put(&self, _: OutputFile) -> Result<(), render::SinkError> {
+        Ok(())
+    }
 }
 
 fn outcome(
     opts: &BuildOptions,
-    config: &Config,
-    register: &Register,
-    files: Vec<OutputFile>,
-    diagnostics: Diagnostics,
+    p: Prepared,
+    files: usize,
     written: Option<WriteReport>,
     start: Instant,
 ) -> Outcome {
     Outcome {
-        diagnostics,
-        mentors: register.mentors.len(),
-        handbook_sections: register.handbook.len(),
-        pages: register.pages.len(),
+        mentors: p.register.mentors.len(),
+        handbook_sections: p.register.handbook.len(),
+        pages: p.register.pages.len(),
+        output_dir: output_dir(opts, &p.config),
+        diagnostics: p.diagnostics,
         files,
-        output_dir: output_dir(opts, config),
         written,
         elapsed: start.elapsed(),
     }

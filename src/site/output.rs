@@ -7,8 +7,10 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::render::OutputFile;
+use crate::render::{OutputFile, Sink, SinkError};
 
 pub const MARKER: &str = ".mentorsite";
 
@@ -39,21 +41,66 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     }
 }
 
-pub fn write(out_dir: &Path, files: &[OutputFile]) -> Result<WriteReport, OutputError> {
-    prepare(out_dir)?;
-    let mut report = WriteReport::default();
-    for f in files {
-        let target = out_dir.join(&f.path);
-        if std::fs::read(&target).is_ok_and(|old| old == f.bytes) {
-            report.unchanged += 1;
-            continue;
-        }
-        write_atomic(&target, &f.bytes)?;
-        report.written += 1;
+/// Writes each rendered file as it arrives; [`DiskWriter::finish`] then prunes.
+pub struct DiskWriter {
+    dir: PathBuf,
+    written: AtomicUsize,
+    unchanged: AtomicUsize,
+    paths: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl DiskWriter {
+    /// Open (or create) the output folder, refusing one that mentorsite did not make.
+    pub fn open(dir: &Path) -> Result<Self, OutputError> {
+        prepare(dir)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            written: AtomicUsize::new(0),
+            unchanged: AtomicUsize::new(0),
+            paths: Mutex::new(BTreeSet::new()),
+        })
     }
-    let keep: BTreeSet<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
-    report.removed = prune(out_dir, &keep)?;
-    Ok(report)
+
+    /// Remove what this build did not write, and report.
+    pub fn finish(self) -> Result<WriteReport, OutputError> {
+        let keep = self.paths.into_inner().unwrap_or_else(|e| e.into_inner());
+        let removed = prune(&self.dir, &keep)?;
+        Ok(WriteReport {
+            written: self.written.into_inner(),
+            unchanged: self.unchanged.into_inner(),
+            removed,
+        })
+    }
+}
+
+impl Sink for DiskWriter {
+    fn put(&self, file: OutputFile) -> Result<(), SinkError> {
+        let target = self.dir.join(&file.path);
+        // Unchanged files keep their dates: servers, caches and live reload see no change.
+        if std::fs::read(&target).is_ok_and(|old| old == file.bytes) {
+            self.unchanged.fetch_add(1, Ordering::Relaxed);
+        } else {
+            write_atomic(&target, &file.bytes)?;
+            self.written.fetch_add(1, Ordering::Relaxed);
+        }
+        self.paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(file.path);
+        Ok(())
+    }
+}
+
+/// Write `files` and prune: the whole job for callers that already hold the files.
+pub fn write(out_dir: &Path, files: &[OutputFile]) -> Result<WriteReport, OutputError> {
+    let writer = DiskWriter::open(out_dir)?;
+    for f in files {
+        writer.put(f.clone()).map_err(|e| OutputError::Io {
+            path: out_dir.join(&f.path),
+            source: std::io::Error::other(e),
+        })?;
+    }
+    writer.finish()
 }
 
 fn prepare(out_dir: &Path) -> Result<(), OutputError> {

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Whole-process build benchmark for mentorsite.
+
+Generates registers of N text-only bios with the shared corpus generator
+(../shared/bench/gen_corpus.py, or $MENTORSITE_CORPUS_GEN), adds this repository's theme and
+handbook, then times `mentorsite build` as a whole process: wall time and peak memory
+(max RSS) per run, median of --runs. Each run starts from an empty output folder (a cold
+build); `--warm` also times a rebuild over an existing output folder.
+
+    cargo build --release
+    python3 benches/build.py --n 1000 5000 --runs 5
+
+Numbers only: nothing is asserted, because these machines are noisy.
+"""
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def corpus(n, work, gen):
+    root = os.path.join(work, f"reg-{n}")
+    if not os.path.isdir(os.path.join(root, "content", "mentors")):
+        subprocess.run([sys.executable, gen, "--n", str(n), "--out", root, "--site-toml", "--no-images"],
+                       check=True, stdout=subprocess.DEVNULL)
+    for part in ("themes", os.path.join("content", "handbook")):
+        dst = os.path.join(root, part)
+        shutil.rmtree(dst, ignore_errors=True)
+        shutil.copytree(os.path.join(REPO, part), dst)
+    return root
+
+
+def run_once(binary, root):
+    """Wall seconds and max RSS (MiB) of one build, measured by a fresh child process."""
+    probe = (
+        "import resource, subprocess, sys, time;"
+        "t = time.perf_counter();"
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
+        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, binary, "build", "--root", root],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), int(out[1]) / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, nargs="+", default=[1000, 5000])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warm", action="store_true", help="also time rebuilds over an existing output")
+    ap.add_argument("--work", default=os.path.join(REPO, "target", "bench"))
+    ap.add_argument("--binary", default=os.path.join(REPO, "target", "release", "mentorsite"))
+    ap.add_argument("--gen", default=os.environ.get(
+        "MENTORSITE_CORPUS_GEN", os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")))
+    a = ap.parse_args()
+    if not os.path.exists(a.binary):
+        sys.exit(f"{a.binary} not found: run `cargo build --release` first")
+    os.makedirs(a.work, exist_ok=True)
+    print(f"{'N':>6} {'kind':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9}")
+    for n in a.n:
+        root = corpus(n, a.work, a.gen)
+        kinds = [("cold", True)] + ([("warm", False)] if a.warm else [])
+        for kind, clean in kinds:
+            times, peaks = [], []
+            for _ in range(a.runs):
+                if clean:
+                    # Let the file system finish deleting the last output before timing: on
+                    # ext4 with `discard`, a fresh `rm -rf` otherwise slows the next writes.
+                    shutil.rmtree(os.path.join(root, "public"), ignore_errors=True)
+                    os.sync()
+                    time.sleep(2)
+                t, rss = run_once(a.binary, root)
+                times.append(t)
+                peaks.append(rss)
+            print(f"{n:>6} {kind:>5} {statistics.median(times):>9.3f} {min(times):>7.3f} "
+                  f"{max(times):>7.3f} {max(peaks):>9.1f}")
+
+
+if __name__ == "__main__":
+    main()
