@@ -21,6 +21,8 @@ pub enum Command {
     Build(BuildArgs),
     /// Check site.toml, every bio and page, and the theme; write nothing
     Check(CheckArgs),
+    /// Build the site and serve it on this computer while you edit
+    Serve(ServeArgs),
     /// Create something new from a commented template
     #[command(subcommand)]
     New(NewCommand),
@@ -52,6 +54,18 @@ pub struct CheckArgs {
     /// How to print problems
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// The address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// The port to listen on (0 picks a free one)
+    #[arg(long, value_name = "N", default_value_t = 1111)]
+    pub port: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

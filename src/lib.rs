@@ -12,3 +12,4 @@ pub mod render;
 pub mod scaffold;
 pub mod site;
 pub mod slug;
+pub mod web;

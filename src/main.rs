@@ -12,6 +12,7 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Build(args) => cmd::build::run(args),
         cli::Command::Check(args) => cmd::check::run(args),
+        cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::New(cmd) => cmd::new::run(cmd),
     }
 }
