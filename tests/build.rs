@@ -336,3 +336,39 @@ fn new_mentor_scaffolds_every_field_and_never_overwrites() {
         "untouched"
     );
 }
+
+#[test]
+fn hidden_files_and_editor_leftovers_are_skipped() {
+    let site = Site::fixture("doctors");
+    site.write("content/mentors/.draft-mentor.md", "not even front matter");
+    site.write("content/handbook/.notes.md", "---\nbroken: [\n");
+    site.write("content/.hidden/page.md", "no front matter");
+    let out = site.run(&["check"]);
+    out.assert_code(0);
+    assert_eq!(out.stderr, "");
+    assert!(
+        out.stdout
+            .starts_with("OK: 3 mentors, 2 handbook sections and 1 page;"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn template_errors_name_the_template_line_and_column() {
+    let site = Site::fixture("doctors");
+    site.write(
+        "themes/default/templates/page.html",
+        "{% extends \"base.html\" %}\n{% block main %}\n<h1>{{ page.title | no_such_filter }}</h1>\n{% endblock main %}\n",
+    );
+    let out = site.run(&["check"]);
+    out.assert_code(1);
+    let first = out.stderr.lines().next().unwrap();
+    assert!(
+        first.starts_with("themes/default/templates/page.html:3:"),
+        "{}",
+        out.stderr
+    );
+    assert!(first.contains("template error"), "{}", out.stderr);
+    assert!(out.stderr.contains("no_such_filter"), "{}", out.stderr);
+}

@@ -14,12 +14,10 @@ pub fn run(args: BuildArgs) -> ExitCode {
     match site::build(&opts) {
         Ok(outcome) => {
             super::print_warnings(&outcome.diagnostics);
-            let w = outcome.written.unwrap_or_default();
+            let w = outcome.written.clone().unwrap_or_default();
             println!(
-                "Built {} mentors, {} handbook sections and {} pages into {} in {} ms ({} files written, {} unchanged, {} removed).",
-                outcome.mentors,
-                outcome.handbook_sections,
-                outcome.pages,
+                "Built {} into {} in {} ms ({} files written, {} unchanged, {} removed).",
+                outcome.counts(),
                 outcome.output_dir.display(),
                 outcome.elapsed.as_millis(),
                 w.written,

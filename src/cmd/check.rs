@@ -27,8 +27,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
         Ok(outcome) => {
             super::print_warnings(&outcome.diagnostics);
             println!(
-                "OK: {} mentors, {} handbook sections and {} pages, {} files would be written.",
-                outcome.mentors, outcome.handbook_sections, outcome.pages, outcome.files
+                "OK: {}; {} files would be written.",
+                outcome.counts(),
+                outcome.files
             );
             ExitCode::from(super::OK)
         }

@@ -16,10 +16,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     super::print_warnings(&outcome.diagnostics);
     println!(
-        "Built {} mentors, {} handbook sections and {} pages in {} ms.",
-        outcome.mentors,
-        outcome.handbook_sections,
-        outcome.pages,
+        "Built {} in {} ms.",
+        outcome.counts(),
         outcome.elapsed.as_millis()
     );
     let runtime = match tokio::runtime::Builder::new_multi_thread()

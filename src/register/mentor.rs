@@ -81,6 +81,17 @@ pub(super) fn validate(
         );
     }
 
+    if doc.slug == "by" {
+        r.error(
+            Pos::START,
+            "the file name `by` is used by the register's filter pages",
+            format!(
+                "rename it after the mentor, e.g. `{}`",
+                renamed(doc, "jane-doe")
+            ),
+        );
+    }
+
     let mut m = Mentor {
         slug: doc.slug.clone(),
         name: String::new(),

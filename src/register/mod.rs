@@ -155,6 +155,13 @@ fn page(doc: &Document, kind: PageKind, diags: &mut Diagnostics) -> Option<Page>
                 format!("rename the file to `{}.md`", slugify(&out.slug)),
             );
             ok = false;
+        } else if kind == PageKind::Handbook && out.slug == "print" {
+            r.error(
+                crate::diag::Pos::START,
+                "the section name `print` is used by the printable handbook",
+                "rename the file, e.g. `printing.md`",
+            );
+            ok = false;
         } else if kind == PageKind::Page && RESERVED_SLUGS.contains(&out.slug.as_str()) {
             r.error(
                 crate::diag::Pos::START,

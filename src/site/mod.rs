@@ -184,6 +184,25 @@ fn outcome(
     }
 }
 
+impl Outcome {
+    /// "26 mentors, 11 handbook sections and 2 pages".
+    pub fn counts(&self) -> String {
+        let n = |count: usize, one: &str, many: &str| {
+            format!("{count} {}", crate::diag::plural(count, one, many))
+        };
+        format!(
+            "{}, {} and {}",
+            n(self.mentors, "mentor", "mentors"),
+            n(
+                self.handbook_sections,
+                "handbook section",
+                "handbook sections"
+            ),
+            n(self.pages, "page", "pages"),
+        )
+    }
+}
+
 pub fn output_dir(opts: &BuildOptions, config: &Config) -> PathBuf {
     match &opts.output {
         Some(p) => p.clone(),
