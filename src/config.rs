@@ -625,7 +625,7 @@ fn validate_fields(raw: Vec<RawField>, c: &mut Checker) -> Vec<FieldDef> {
     fields
 }
 
-const IMAGE_FORMATS: &[&str] = &["webp", "jpg", "png", "avif"];
+const IMAGE_FORMATS: &[&str] = &["webp", "jpg", "png"];
 
 fn validate_images(raw: RawImages, c: &mut Checker) -> Images {
     let sizes = raw.sizes.get_ref().clone();
@@ -638,7 +638,13 @@ fn validate_images(raw: RawImages, c: &mut Checker) -> Images {
     }
     let formats = raw.formats.get_ref().clone();
     for f in &formats {
-        if !IMAGE_FORMATS.contains(&f.as_str()) {
+        if f == "avif" {
+            c.error(
+                raw.formats.span(),
+                "AVIF headshots are not supported yet",
+                "use formats = [\"webp\", \"jpg\"]: WebP is as small for photos of this size and every browser shows it",
+            );
+        } else if !IMAGE_FORMATS.contains(&f.as_str()) {
             let mut hint = format!("formats are {}", IMAGE_FORMATS.join(", "));
             if let Some(m) = did_you_mean(f, IMAGE_FORMATS.iter().copied()) {
                 hint = format!("{m} ({hint})");

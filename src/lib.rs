@@ -7,6 +7,7 @@
 pub mod config;
 pub mod content;
 pub mod diag;
+pub mod images;
 pub mod register;
 pub mod render;
 pub mod scaffold;

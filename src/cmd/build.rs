@@ -16,13 +16,15 @@ pub fn run(args: BuildArgs) -> ExitCode {
             super::print_warnings(&outcome.diagnostics);
             let w = outcome.written.clone().unwrap_or_default();
             println!(
-                "Built {} into {} in {} ms ({} files written, {} unchanged, {} removed).",
+                "Built {} into {} in {} ms ({} files written, {} unchanged, {} removed; headshots: {} processed, {} from the cache).",
                 outcome.counts(),
                 outcome.output_dir.display(),
                 outcome.elapsed.as_millis(),
                 w.written,
                 w.unchanged,
                 w.removed,
+                outcome.headshots_processed,
+                outcome.headshots_cached,
             );
             ExitCode::from(super::OK)
         }

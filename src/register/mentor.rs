@@ -19,6 +19,8 @@ pub struct Mentor {
     pub name: String,
     pub pronouns: Option<String>,
     pub headshot: Headshot,
+    /// Where the `headshot` key is (or 1:1), for messages about the photo.
+    pub headshot_pos: Pos,
     pub headshot_alt: Option<String>,
     pub email: String,
     pub phone: Option<String>,
@@ -97,6 +99,7 @@ pub(super) fn validate(
         name: String::new(),
         pronouns: None,
         headshot: Headshot::Missing,
+        headshot_pos: Pos::START,
         headshot_alt: None,
         email: String::new(),
         phone: None,
@@ -167,6 +170,9 @@ pub(super) fn validate(
             let example = example_value(def);
             r.missing(&def.key, &example);
         }
+    }
+    if let Some(e) = headshot_entry {
+        m.headshot_pos = e.value.pos;
     }
     m.headshot = headshot(&mut r, headshot_entry, images);
 
@@ -291,9 +297,9 @@ fn headshot(r: &mut Reader, entry: Option<&Entry>, images: &BTreeSet<PathBuf>) -
     }
     match extension(&path).as_deref() {
         Some("svg") => {
-            r.error(
+            r.warning(
                 e.value.pos,
-                format!("the headshot \"{raw}\" is an SVG, which is refused (it can carry script)"),
+                format!("the headshot \"{raw}\" is an SVG, which is refused (it can carry script); an initials avatar is shown"),
                 "ask for a JPEG, PNG or WebP photo",
             );
             return Headshot::Missing;
@@ -357,10 +363,10 @@ fn default_headshot(r: &mut Reader, doc_dir: &Path, images: &BTreeSet<PathBuf>) 
         return Headshot::File((*p).clone());
     }
     if let Some(svg) = candidates.first() {
-        r.error(
+        r.warning(
             Pos::START,
             format!(
-                "the headshot {} is an SVG, which is refused (it can carry script)",
+                "the headshot {} is an SVG, which is refused (it can carry script); an initials avatar is shown",
                 display_path(svg)
             ),
             "replace it with a JPEG, PNG or WebP photo",

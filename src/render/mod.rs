@@ -41,6 +41,12 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 /// Where rendered files go: the output folder, or nowhere (`check`), or a list (tests).
 pub trait Sink: Sync {
     fn put(&self, file: OutputFile) -> Result<(), SinkError>;
+
+    /// Output `path` with the bytes of the file `from` (processed images from the cache).
+    fn copy(&self, path: PathBuf, from: &std::path::Path) -> Result<(), SinkError> {
+        let bytes = std::fs::read(from)?;
+        self.put(OutputFile { path, bytes })
+    }
 }
 
 /// Keeps every file in memory, in path order when taken: for tests and small sites.
@@ -122,11 +128,15 @@ impl Renderer<'_> {
     }
 
     fn put(&self, file: OutputFile) -> Result<(), SinkError> {
+        self.record(&file.path);
+        self.sink.put(file)
+    }
+
+    fn record(&self, path: &std::path::Path) {
         self.paths
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(file.path.clone());
-        self.sink.put(file)
+            .push(path.to_path_buf());
     }
 }
 
@@ -149,6 +159,7 @@ pub fn site(
     register: &Register,
     theme: &Theme,
     today: Date,
+    headshots: &crate::images::Processed,
     sink: &dyn Sink,
 ) -> Result<Rendered, RenderError> {
     let stylesheet = stylesheet_url(theme, &views::base_path(&config.base_url));
@@ -159,7 +170,7 @@ pub fn site(
         paths: Mutex::new(Vec::new()),
         problems: Mutex::new(Diagnostics::new()),
     };
-    render_all(&r, config, register, today).map_err(RenderError::Sink)?;
+    render_all(&r, config, register, headshots, today).map_err(RenderError::Sink)?;
     let problems = r.problems.into_inner().unwrap_or_else(|e| e.into_inner());
     if problems.has_errors() {
         return Err(RenderError::Templates(problems));
@@ -177,6 +188,7 @@ fn render_all(
     r: &Renderer,
     config: &Config,
     register: &Register,
+    headshots: &crate::images::Processed,
     today: Date,
 ) -> Result<(), SinkError> {
     let base = r.site.base_path.clone();
@@ -187,7 +199,9 @@ fn render_all(
         .mentors
         .par_iter()
         .map(|m| {
-            let mut view = views::mentor(config, m, today, &base);
+            let photo = headshots.headshots.get(&m.slug);
+            let mut view = views::mentor(config, m, photo, today, &base);
+            images(r, &view, photo, &headshots.cache_dir)?;
             let mut ctx = r.context(&r.site.register_url);
             ctx.insert("mentor", &view);
             r.render(
@@ -299,6 +313,28 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Result<(), SinkErr
     ctx.insert("intro", &intro);
     ctx.insert("sections", &printable);
     r.render("handbook_print.html", "handbook/print/index.html", &ctx)
+}
+
+/// A mentor's headshot files (copied from the cache), or their initials avatar.
+fn images(
+    r: &Renderer,
+    view: &MentorView,
+    photo: Option<&crate::images::Headshot>,
+    cache: &std::path::Path,
+) -> Result<(), SinkError> {
+    match photo {
+        Some(h) => {
+            for (out, cached) in h.files(&view.slug, cache) {
+                r.record(&out);
+                r.sink.copy(out, &cached)?;
+            }
+            Ok(())
+        }
+        None => {
+            let svg = crate::images::avatar::svg(&view.initials, view.avatar_hue);
+            r.put(OutputFile::new(views::avatar_path(&view.slug, &svg), svg))
+        }
+    }
 }
 
 /// One page per public filter value, listing the mentors who have it: every mentor stays

@@ -25,6 +25,8 @@ pub const REQUIRED_TEMPLATES: &[&str] = &[
 
 pub struct Theme {
     pub tera: Tera,
+    /// Width:height headshots are cropped to (`theme.toml`, default 1:1).
+    pub headshot_aspect: (u32, u32),
     /// Static files: path under `static/`, bytes.
     pub assets: Vec<(PathBuf, Vec<u8>)>,
     pub dir: PathBuf,
@@ -92,11 +94,83 @@ pub fn load(root: &Path, name: &str, diags: &mut Diagnostics) -> std::io::Result
     } else {
         Vec::new()
     };
+    let headshot_aspect = settings(root, &rel_dir, diags)?;
     Ok(ok.then_some(Theme {
         tera,
+        headshot_aspect,
         assets,
         dir: rel_dir,
     }))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ThemeToml {
+    #[serde(default)]
+    headshots: HeadshotSettings,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeadshotSettings {
+    #[serde(default = "square")]
+    aspect_ratio: toml::Spanned<String>,
+}
+
+impl Default for HeadshotSettings {
+    fn default() -> Self {
+        Self {
+            aspect_ratio: square(),
+        }
+    }
+}
+
+fn square() -> toml::Spanned<String> {
+    toml::Spanned::new(0..0, "1:1".into())
+}
+
+/// The theme's own settings, `themes/<name>/theme.toml` (optional).
+fn settings(root: &Path, theme_dir: &Path, diags: &mut Diagnostics) -> std::io::Result<(u32, u32)> {
+    let rel = theme_dir.join("theme.toml");
+    let src = match std::fs::read_to_string(root.join(&rel)) {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((1, 1)),
+        Err(e) => return Err(e),
+    };
+    let parsed: ThemeToml = match toml::from_str(&src) {
+        Ok(t) => t,
+        Err(e) => {
+            let pos = e
+                .span()
+                .map_or(Pos::START, |s| Pos::of_offset(&src, s.start));
+            diags.push(
+                Diagnostic::error(&rel, pos, e.message().trim().to_string()).with_hint(
+                    "theme.toml may hold [headshots] aspect_ratio = \"1:1\" (width:height)",
+                ),
+            );
+            return Ok((1, 1));
+        }
+    };
+    let ratio = parsed.headshots.aspect_ratio;
+    let parse = |s: &str| -> Option<(u32, u32)> {
+        let (w, h) = s.split_once(':')?;
+        let (w, h) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+        (w > 0 && h > 0 && w <= 10 && h <= 10).then_some((w, h))
+    };
+    match parse(ratio.get_ref()) {
+        Some(r) => Ok(r),
+        None => {
+            diags.push(
+                Diagnostic::error(
+                    &rel,
+                    Pos::of_offset(&src, ratio.span().start),
+                    format!("`{}` is not an aspect ratio", ratio.get_ref()),
+                )
+                .with_hint("write width:height with small whole numbers, e.g. \"1:1\" or \"4:5\""),
+            );
+            Ok((1, 1))
+        }
+    }
 }
 
 /// A template problem, located in the template file (tera reports ` --> name:line:col`).

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::markdown::{self, Heading};
 use crate::config::{Config, FieldDef};
-use crate::register::{FieldValue, Headshot, Mentor, Page, Register};
+use crate::register::{FieldValue, Mentor, Page, Register};
 
 use crate::slug::slugify;
 
@@ -53,12 +53,33 @@ pub struct MentorView {
     /// A hue for the initials avatar, the same for the same name.
     pub avatar_hue: u16,
     pub has_photo: bool,
+    /// The processed photo, when there is a usable one.
+    pub photo: Option<PhotoView>,
+    /// The generated initials avatar (always made when there is no photo).
+    pub avatar_url: String,
     pub headshot_alt: String,
     pub availability: Availability,
     pub fields: Vec<FieldView>,
     pub bio_html: String,
     /// The bio's first sentence or so, for cards and meta descriptions.
     pub summary: String,
+}
+
+/// A headshot as `<picture>` needs it: a fallback `<img>` and one `<source>` per other format.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhotoView {
+    pub src: String,
+    pub srcset: String,
+    pub width: u32,
+    pub height: u32,
+    pub sources: Vec<SourceView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceView {
+    #[serde(rename = "type")]
+    pub mime: &'static str,
+    pub srcset: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,7 +179,13 @@ pub fn base_path(base_url: &str) -> String {
     }
 }
 
-pub fn mentor(config: &Config, m: &Mentor, today: Date, base_path: &str) -> MentorView {
+pub fn mentor(
+    config: &Config,
+    m: &Mentor,
+    photo: Option<&crate::images::Headshot>,
+    today: Date,
+    base_path: &str,
+) -> MentorView {
     let fields = config
         .fields
         .iter()
@@ -166,14 +193,22 @@ pub fn mentor(config: &Config, m: &Mentor, today: Date, base_path: &str) -> Ment
         .filter_map(|def| m.fields.get(&def.key).map(|v| field_view(def, v)))
         .collect();
     let bio = markdown::render(&m.bio, "");
+    let initials = initials(&m.name);
+    let avatar_hue = hue(&m.slug);
+    let avatar = crate::images::avatar::svg(&initials, avatar_hue);
     MentorView {
         slug: m.slug.clone(),
         url: format!("{base_path}mentors/{}/", m.slug),
         name: m.name.clone(),
         pronouns: m.pronouns.clone(),
-        initials: initials(&m.name),
-        avatar_hue: hue(&m.slug),
-        has_photo: matches!(m.headshot, Headshot::File(_)),
+        avatar_url: format!(
+            "{base_path}{}",
+            crate::diag::display_path(&avatar_path(&m.slug, &avatar))
+        ),
+        initials,
+        avatar_hue,
+        has_photo: photo.is_some(),
+        photo: photo.map(|h| photo_view(h, &m.slug, base_path)),
         headshot_alt: m
             .headshot_alt
             .clone()
@@ -182,6 +217,57 @@ pub fn mentor(config: &Config, m: &Mentor, today: Date, base_path: &str) -> Ment
         fields,
         summary: summary(&m.bio),
         bio_html: bio.html,
+    }
+}
+
+/// `headshots/<slug>-avatar-<hash>.svg`.
+pub fn avatar_path(slug: &str, svg: &str) -> std::path::PathBuf {
+    format!(
+        "headshots/{slug}-avatar-{:08x}.svg",
+        fnv1a(svg.as_bytes()) as u32
+    )
+    .into()
+}
+
+fn photo_view(h: &crate::images::Headshot, slug: &str, base_path: &str) -> PhotoView {
+    let url = |w: u32, f: &str| {
+        format!(
+            "{base_path}{}",
+            crate::diag::display_path(&h.output_path(slug, w, f))
+        )
+    };
+    let srcset = |f: &str| {
+        h.widths
+            .iter()
+            .map(|w| format!("{} {w}w", url(*w, f)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let fallback = ["jpg", "png"]
+        .into_iter()
+        .find(|f| h.formats.iter().any(|x| x == f))
+        .unwrap_or(h.formats[0].as_str());
+    // The `src` for browsers without srcset: the width nearest 320.
+    let width = h
+        .widths
+        .iter()
+        .copied()
+        .min_by_key(|w| w.abs_diff(320))
+        .unwrap_or(320);
+    PhotoView {
+        src: url(width, fallback),
+        srcset: srcset(fallback),
+        width,
+        height: h.height(width),
+        sources: h
+            .formats
+            .iter()
+            .filter(|f| f.as_str() != fallback)
+            .map(|f| SourceView {
+                mime: crate::images::pipeline::mime(f),
+                srcset: srcset(f),
+            })
+            .collect(),
     }
 }
 

@@ -12,6 +12,7 @@ use jiff::civil::Date;
 
 use crate::config::Config;
 use crate::diag::Diagnostics;
+use crate::images;
 use crate::register::Register;
 use crate::render::{self, Collect, OutputFile, RenderError, Sink, theme};
 pub use output::{OutputError, WriteReport};
@@ -52,6 +53,9 @@ pub struct Outcome {
     pub files: usize,
     pub output_dir: PathBuf,
     pub written: Option<WriteReport>,
+    /// Headshots processed this run, and found in the cache.
+    pub headshots_processed: usize,
+    pub headshots_cached: usize,
     pub elapsed: std::time::Duration,
 }
 
@@ -62,6 +66,7 @@ pub struct Prepared {
     pub theme: theme::Theme,
     pub diagnostics: Diagnostics,
     pub today: Date,
+    pub headshots: crate::images::Processed,
 }
 
 /// Load and validate config, content and theme; every problem is collected.
@@ -105,16 +110,41 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
                 theme,
                 diagnostics: diags,
                 today,
+                headshots: crate::images::Processed::default(),
             })
         }
         _ => Err(SiteError::Content(diags)),
     }
 }
 
+/// Process (or, for `check`, verify) the headshots; problems become warnings.
+pub fn process_headshots(opts: &BuildOptions, prepared: &mut Prepared, mode: images::Mode) {
+    let settings = images::Settings {
+        sizes: prepared.config.images.sizes.clone(),
+        formats: prepared.config.images.formats.clone(),
+        quality: prepared.config.images.quality,
+        aspect: prepared.theme.headshot_aspect,
+    };
+    prepared.headshots = images::process(
+        &opts.root,
+        &prepared.register,
+        &settings,
+        mode,
+        &mut prepared.diagnostics,
+    );
+}
+
 /// Render `prepared` into `sink`, folding template problems into the diagnostics.
 pub fn render_into(prepared: &mut Prepared, sink: &dyn Sink) -> Result<usize, SiteError> {
     let p = &*prepared;
-    match render::site(&p.config, &p.register, &p.theme, p.today, sink) {
+    match render::site(
+        &p.config,
+        &p.register,
+        &p.theme,
+        p.today,
+        &p.headshots,
+        sink,
+    ) {
         Ok(rendered) => Ok(rendered.files),
         Err(RenderError::Templates(problems)) => {
             let mut diags = std::mem::take(&mut prepared.diagnostics);
@@ -131,6 +161,7 @@ pub fn render_into(prepared: &mut Prepared, sink: &dyn Sink) -> Result<usize, Si
 /// Render in memory and keep every file: for tests and tools that want the bytes.
 pub fn render_to_memory(opts: &BuildOptions) -> Result<Vec<OutputFile>, SiteError> {
     let mut prepared = prepare(opts)?;
+    process_headshots(opts, &mut prepared, images::Mode::Build);
     let sink = Collect::default();
     render_into(&mut prepared, &sink)?;
     Ok(sink.into_files())
@@ -140,6 +171,7 @@ pub fn render_to_memory(opts: &BuildOptions) -> Result<Vec<OutputFile>, SiteErro
 pub fn check(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
     let mut prepared = prepare(opts)?;
+    process_headshots(opts, &mut prepared, images::Mode::Check);
     let files = render_into(&mut prepared, &Discard)?;
     Ok(outcome(opts, prepared, files, None, start))
 }
@@ -150,6 +182,7 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let mut prepared = prepare(opts)?;
     let out_dir = output_dir(opts, &prepared.config);
     guard_output_dir(&opts.root, &out_dir)?;
+    process_headshots(opts, &mut prepared, images::Mode::Build);
     let writer = output::DiskWriter::open(&out_dir)?;
     let files = render_into(&mut prepared, &writer)?;
     let report = writer.finish()?;
@@ -161,6 +194,10 @@ struct Discard;
 
 impl Sink for Discard {
     fn put(&self, _: OutputFile) -> Result<(), render::SinkError> {
+        Ok(())
+    }
+
+    fn copy(&self, _: PathBuf, _: &Path) -> Result<(), render::SinkError> {
         Ok(())
     }
 }
@@ -177,6 +214,8 @@ fn outcome(
         handbook_sections: p.register.handbook.len(),
         pages: p.register.pages.len(),
         output_dir: output_dir(opts, &p.config),
+        headshots_processed: p.headshots.processed,
+        headshots_cached: p.headshots.cached,
         diagnostics: p.diagnostics,
         files,
         written,

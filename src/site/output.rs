@@ -89,6 +89,26 @@ impl Sink for DiskWriter {
             .insert(file.path);
         Ok(())
     }
+
+    /// Images have content-hashed names: one already in place with the same size is the same.
+    fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
+        let target = self.dir.join(&path);
+        let same = match (std::fs::metadata(&target), std::fs::metadata(from)) {
+            (Ok(a), Ok(b)) => a.len() == b.len(),
+            _ => false,
+        };
+        if same {
+            self.unchanged.fetch_add(1, Ordering::Relaxed);
+        } else {
+            write_atomic(&target, &std::fs::read(from)?)?;
+            self.written.fetch_add(1, Ordering::Relaxed);
+        }
+        self.paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path);
+        Ok(())
+    }
 }
 
 /// Write `files` and prune: the whole job for callers that already hold the files.

@@ -1,0 +1,319 @@
+//! One photo in, small upright metadata-free images out: decode (JPEG, PNG, WebP), apply the
+//! EXIF orientation, crop around the centre to the theme's aspect ratio, resize with a SIMD
+//! resizer, encode. Encoders are given raw pixels only, so nothing of the source's metadata
+//! (EXIF, GPS, XMP, ICC, comments) can reach the output.
+
+use std::io::Cursor;
+
+use fast_image_resize as fr;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+/// Photos larger than this are refused before decoding: a decompression bomb must not take
+/// the build down.
+pub const MAX_PIXELS: u64 = 50_000_000;
+
+/// Why a photo cannot be used, in words for the admin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    Empty,
+    NotAnImage,
+    Unsupported(&'static str),
+    TooLarge { width: u32, height: u32 },
+    Damaged(String),
+}
+
+impl Unusable {
+    pub fn reason(&self) -> String {
+        match self {
+            Unusable::Empty => "the file is empty".into(),
+            Unusable::NotAnImage => "it is not a JPEG, PNG or WebP image".into(),
+            Unusable::Unsupported(kind) => format!("it is a {kind} image, which is not supported"),
+            Unusable::TooLarge { width, height } => format!(
+                "it is {width}×{height} pixels ({} megapixels); the limit is {} megapixels",
+                (u64::from(*width) * u64::from(*height)) / 1_000_000,
+                MAX_PIXELS / 1_000_000
+            ),
+            Unusable::Damaged(detail) => format!("the image is damaged or incomplete ({detail})"),
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Unusable::TooLarge { .. } => "export it at most 4000 pixels on the longest side",
+            Unusable::Empty | Unusable::Damaged(_) => "ask the mentor to send the photo again",
+            Unusable::NotAnImage | Unusable::Unsupported(_) => {
+                "save the photo as a JPEG, PNG or WebP file"
+            }
+        }
+    }
+}
+
+/// A decoded photo, upright, as 8-bit RGB or RGBA.
+pub struct Upright {
+    pub width: u32,
+    pub height: u32,
+    pub pixels: Vec<u8>,
+    pub alpha: bool,
+}
+
+/// Read only the header: format and size. Cheap; used to plan and to refuse bombs early.
+pub fn probe(bytes: &[u8]) -> Result<(u32, u32), Unusable> {
+    let decoder = decoder(bytes)?;
+    let (w, h) = decoder.dimensions();
+    Ok(oriented_size(w, h, orientation_swaps(bytes)))
+}
+
+/// Decode fully and turn upright.
+pub fn decode(bytes: &[u8]) -> Result<Upright, Unusable> {
+    let mut decoder = decoder(bytes)?;
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    img.apply_orientation(orientation);
+    let alpha = img.color().has_alpha();
+    let (width, height) = (img.width(), img.height());
+    let pixels = if alpha {
+        img.into_rgba8().into_raw()
+    } else {
+        img.into_rgb8().into_raw()
+    };
+    Ok(Upright {
+        width,
+        height,
+        pixels,
+        alpha,
+    })
+}
+
+fn decoder(bytes: &[u8]) -> Result<impl ImageDecoder + '_, Unusable> {
+    if bytes.is_empty() {
+        return Err(Unusable::Empty);
+    }
+    let format = image::guess_format(bytes).map_err(|_| Unusable::NotAnImage)?;
+    match format {
+        ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP => {}
+        ImageFormat::Gif => return Err(Unusable::Unsupported("GIF")),
+        ImageFormat::Tiff => return Err(Unusable::Unsupported("TIFF")),
+        ImageFormat::Bmp => return Err(Unusable::Unsupported("BMP")),
+        ImageFormat::Avif => return Err(Unusable::Unsupported("AVIF")),
+        ImageFormat::Ico => return Err(Unusable::Unsupported("ICO")),
+        _ => return Err(Unusable::NotAnImage),
+    }
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(1 << 30);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(damaged)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(Unusable::TooLarge {
+            width: w,
+            height: h,
+        });
+    }
+    if w == 0 || h == 0 {
+        return Err(Unusable::Damaged("it has no pixels".into()));
+    }
+    Ok(decoder)
+}
+
+fn damaged(e: image::ImageError) -> Unusable {
+    let text = e.to_string();
+    let short = text.split(['\n', ':']).next().unwrap_or(&text).trim();
+    Unusable::Damaged(if short.is_empty() {
+        "unreadable".into()
+    } else {
+        short.to_lowercase()
+    })
+}
+
+/// Does the EXIF orientation turn the picture on its side? (Header-only read.)
+fn orientation_swaps(bytes: &[u8]) -> bool {
+    decoder(bytes)
+        .ok()
+        .and_then(|mut d| d.orientation().ok())
+        .is_some_and(|o| {
+            use image::metadata::Orientation::*;
+            matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
+        })
+}
+
+fn oriented_size(w: u32, h: u32, swap: bool) -> (u32, u32) {
+    if swap { (h, w) } else { (w, h) }
+}
+
+/// The largest centred box of `aspect` (width:height) inside `w`×`h`: (left, top, width, height).
+pub fn centre_crop(w: u32, h: u32, aspect: (u32, u32)) -> (u32, u32, u32, u32) {
+    let (aw, ah) = (u64::from(aspect.0.max(1)), u64::from(aspect.1.max(1)));
+    let (w64, h64) = (u64::from(w), u64::from(h));
+    let (cw, ch) = if w64 * ah > h64 * aw {
+        ((h64 * aw / ah) as u32, h)
+    } else {
+        (w, (w64 * ah / aw) as u32)
+    };
+    let (cw, ch) = (cw.max(1), ch.max(1));
+    ((w - cw) / 2, (h - ch) / 2, cw, ch)
+}
+
+/// The widths to produce: the configured ones no wider than the crop (never upscale), or the
+/// crop's own width if every configured width is larger.
+pub fn widths(crop_width: u32, sizes: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = sizes.iter().copied().filter(|s| *s <= crop_width).collect();
+    if out.len() < sizes.len() {
+        out.push(crop_width);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Output height for `width` at `aspect`.
+pub fn height_for(width: u32, aspect: (u32, u32)) -> u32 {
+    ((u64::from(width) * u64::from(aspect.1)).div_ceil(u64::from(aspect.0.max(1))) as u32).max(1)
+}
+
+/// Crop and resize `img` to `width` at `aspect`.
+pub fn resize(img: &Upright, aspect: (u32, u32), width: u32) -> Result<Vec<u8>, String> {
+    let pixel = if img.alpha {
+        fr::PixelType::U8x4
+    } else {
+        fr::PixelType::U8x3
+    };
+    let src = fr::images::ImageRef::new(img.width, img.height, &img.pixels, pixel)
+        .map_err(|e| e.to_string())?;
+    let (left, top, cw, ch) = centre_crop(img.width, img.height, aspect);
+    let height = height_for(width, aspect);
+    let mut dst = fr::images::Image::new(width, height, pixel);
+    let options = fr::ResizeOptions::new()
+        .resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3))
+        .crop(
+            f64::from(left),
+            f64::from(top),
+            f64::from(cw),
+            f64::from(ch),
+        );
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .map_err(|e| e.to_string())?;
+    Ok(dst.into_vec())
+}
+
+/// Encode raw pixels. JPEG has no alpha, so transparent parts are laid on white.
+pub fn encode(
+    format: &str,
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    alpha: bool,
+    quality: u8,
+) -> Result<Vec<u8>, String> {
+    match format {
+        "webp" => {
+            let enc = if alpha {
+                webp::Encoder::from_rgba(pixels, width, height)
+            } else {
+                webp::Encoder::from_rgb(pixels, width, height)
+            };
+            enc.encode_simple(false, f32::from(quality))
+                .map(|m| m.to_vec())
+                .map_err(|e| format!("{e:?}"))
+        }
+        "jpg" => {
+            let rgb;
+            let data = if alpha {
+                rgb = flatten_on_white(pixels);
+                &rgb
+            } else {
+                pixels
+            };
+            let mut out = Vec::new();
+            let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+            enc.set_progressive(true);
+            enc.set_optimized_huffman_tables(true);
+            let (w, h) = (
+                u16::try_from(width).map_err(|e| e.to_string())?,
+                u16::try_from(height).map_err(|e| e.to_string())?,
+            );
+            enc.encode(data, w, h, jpeg_encoder::ColorType::Rgb)
+                .map_err(|e| e.to_string())?;
+            Ok(out)
+        }
+        "png" => {
+            use image::ImageEncoder;
+            let mut out = Vec::new();
+            let enc = image::codecs::png::PngEncoder::new_with_quality(
+                &mut out,
+                image::codecs::png::CompressionType::Best,
+                image::codecs::png::FilterType::Adaptive,
+            );
+            let color = if alpha {
+                image::ExtendedColorType::Rgba8
+            } else {
+                image::ExtendedColorType::Rgb8
+            };
+            enc.write_image(pixels, width, height, color)
+                .map_err(|e| e.to_string())?;
+            Ok(out)
+        }
+        other => Err(format!("unknown format {other}")),
+    }
+}
+
+fn flatten_on_white(rgba: &[u8]) -> Vec<u8> {
+    rgba.chunks_exact(4)
+        .flat_map(|p| {
+            let a = u16::from(p[3]);
+            let blend = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
+            [blend(p[0]), blend(p[1]), blend(p[2])]
+        })
+        .collect()
+}
+
+pub fn mime(format: &str) -> &'static str {
+    match format {
+        "webp" => "image/webp",
+        "png" => "image/png",
+        _ => "image/jpeg",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crops_around_the_centre() {
+        assert_eq!(centre_crop(1200, 1600, (1, 1)), (0, 200, 1200, 1200));
+        assert_eq!(centre_crop(1600, 1200, (1, 1)), (200, 0, 1200, 1200));
+        assert_eq!(centre_crop(1200, 1600, (4, 5)), (0, 50, 1200, 1500));
+    }
+
+    #[test]
+    fn never_upscales() {
+        assert_eq!(widths(1200, &[160, 320, 640]), vec![160, 320, 640]);
+        assert_eq!(widths(300, &[160, 320, 640]), vec![160, 300]);
+        assert_eq!(widths(100, &[160, 320]), vec![100]);
+    }
+
+    #[test]
+    fn refuses_empty_and_non_images() {
+        assert_eq!(probe(b"").unwrap_err(), Unusable::Empty);
+        assert_eq!(
+            probe(b"hello, this is text").unwrap_err(),
+            Unusable::NotAnImage
+        );
+        assert_eq!(
+            probe(b"GIF89a\x01\x00\x01\x00").unwrap_err(),
+            Unusable::Unsupported("GIF")
+        );
+    }
+
+    #[test]
+    fn flattening_lays_transparency_on_white() {
+        assert_eq!(
+            flatten_on_white(&[0, 0, 0, 0, 10, 20, 30, 255]),
+            vec![255, 255, 255, 10, 20, 30]
+        );
+    }
+}
