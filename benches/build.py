@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Whole-process build benchmark for mentorsite.
 
-Generates registers of N text-only bios with the shared corpus generator
-(../shared/bench/gen_corpus.py, or $MENTORSITE_CORPUS_GEN), adds this repository's theme and
-handbook, then times `mentorsite build` as a whole process: wall time and peak memory
-(max RSS) per run, median of --runs. Each run starts from an empty output folder (a cold
-build); `--warm` also times a rebuild over an existing output folder.
+Generates registers of N bios with the shared corpus generator (../shared/bench/gen_corpus.py,
+or $MENTORSITE_CORPUS_GEN), adds this repository's theme and handbook, then times
+`mentorsite build` as a whole process: wall time and peak memory (max RSS) per run, median of
+--runs. A cold run starts from an empty output folder (and, with --images, an empty headshot
+cache); `--warm` also times a rebuild over an existing output; with --images, `one` times a
+rebuild after one headshot changed.
 
     cargo build --release
-    python3 benches/build.py --n 1000 5000 --runs 5
+    python3 benches/build.py --n 1000 5000 --runs 5 --warm          # text only
+    python3 benches/build.py --n 1000 --images --runs 3 --warm      # 1200x1600 JPEG headshots
 
 Numbers only: nothing is asserted, because these machines are noisy.
 """
@@ -24,10 +26,11 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def corpus(n, work, gen):
-    root = os.path.join(work, f"reg-{n}")
+def corpus(n, work, gen, images):
+    root = os.path.join(work, f"{'img' if images else 'reg'}-{n}")
     if not os.path.isdir(os.path.join(root, "content", "mentors")):
-        subprocess.run([sys.executable, gen, "--n", str(n), "--out", root, "--site-toml", "--no-images"],
+        extra = [] if images else ["--no-images"]
+        subprocess.run([sys.executable, gen, "--n", str(n), "--out", root, "--site-toml", *extra],
                        check=True, stdout=subprocess.DEVNULL)
     for part in ("themes", os.path.join("content", "handbook")):
         dst = os.path.join(root, part)
@@ -54,6 +57,7 @@ def main():
     ap.add_argument("--n", type=int, nargs="+", default=[1000, 5000])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warm", action="store_true", help="also time rebuilds over an existing output")
+    ap.add_argument("--images", action="store_true", help="bios with 1200x1600 JPEG headshots (needs Pillow)")
     ap.add_argument("--work", default=os.path.join(REPO, "target", "bench"))
     ap.add_argument("--binary", default=os.path.join(REPO, "target", "release", "mentorsite"))
     ap.add_argument("--gen", default=os.environ.get(
@@ -64,22 +68,55 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     print(f"{'N':>6} {'kind':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9}")
     for n in a.n:
-        root = corpus(n, a.work, a.gen)
-        kinds = [("cold", True)] + ([("warm", False)] if a.warm else [])
-        for kind, clean in kinds:
+        root = corpus(n, a.work, a.gen, a.images)
+        kinds = [("cold", "cold")] + ([("warm", "warm")] if a.warm else [])
+        if a.images and a.warm:
+            kinds.append(("one", "one"))
+        for label, kind in kinds:
             times, peaks = [], []
-            for _ in range(a.runs):
-                if clean:
+            for i in range(a.runs):
+                if kind == "cold":
                     # Let the file system finish deleting the last output before timing: on
                     # ext4 with `discard`, a fresh `rm -rf` otherwise slows the next writes.
                     shutil.rmtree(os.path.join(root, "public"), ignore_errors=True)
+                    shutil.rmtree(os.path.join(root, ".cache"), ignore_errors=True)
                     os.sync()
                     time.sleep(2)
+                elif kind == "one":
+                    touch_one_headshot(root, i)
                 t, rss = run_once(a.binary, root)
                 times.append(t)
                 peaks.append(rss)
-            print(f"{n:>6} {kind:>5} {statistics.median(times):>9.3f} {min(times):>7.3f} "
-                  f"{max(times):>7.3f} {max(peaks):>9.1f}")
+            print(f"{n:>6} {label:>5} {statistics.median(times):>9.3f} {min(times):>7.3f} "
+                  f"{max(times):>7.3f} {max(peaks):>9.1f}", flush=True)
+        if a.images:
+            report_bytes(root)
+
+
+def touch_one_headshot(root, i):
+    """Change one photo's bytes (a comment at the end of a JPEG is ignored by decoders)."""
+    mentors = os.path.join(root, "content", "mentors")
+    first = sorted(f for f in os.listdir(mentors) if f.endswith(".jpg"))[0]
+    path = os.path.join(mentors, first)
+    with open(path, "rb") as f:
+        data = f.read()
+    data = data[: data.rfind(b"\xff\xd9")] + b"\xff\xfe\x00\x06run" + bytes([48 + i % 10]) + b"\xff\xd9"
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def report_bytes(root):
+    """Mean bytes per headshot, by format and width, in the output."""
+    sizes = {}
+    folder = os.path.join(root, "public", "headshots")
+    for name in os.listdir(folder):
+        if "-avatar-" in name:
+            continue
+        stem, ext = os.path.splitext(name)
+        width = stem.rsplit("-", 1)[1]
+        sizes.setdefault((ext[1:], int(width)), []).append(os.path.getsize(os.path.join(folder, name)))
+    for (fmt, width), values in sorted(sizes.items()):
+        print(f"  {fmt:>4} {width:>4}px: mean {statistics.mean(values) / 1024:6.1f} KiB over {len(values)} files")
 
 
 if __name__ == "__main__":

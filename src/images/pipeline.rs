@@ -215,7 +215,12 @@ pub fn encode(
             } else {
                 webp::Encoder::from_rgb(pixels, width, height)
             };
-            enc.encode_simple(false, f32::from(quality))
+            let mut config = webp::WebPConfig::new().map_err(|()| "libwebp config".to_string())?;
+            config.quality = f32::from(quality);
+            // Method 2 makes the same bytes as the default (4) for photos this size, in well
+            // under half the time (examples/webp_methods.rs: 12 ms vs 28 ms at 640 px).
+            config.method = 2;
+            enc.encode_advanced(&config)
                 .map(|m| m.to_vec())
                 .map_err(|e| format!("{e:?}"))
         }
