@@ -8,7 +8,7 @@ use mentorsite::images::pipeline;
 
 fn main() {
     let paths: Vec<String> = std::env::args().skip(1).collect();
-    let mut rows = vec![(Duration::ZERO, 0usize); 7];
+    let mut rows = [(Duration::ZERO, 0usize); 7];
     for path in &paths {
         let img = pipeline::decode(&std::fs::read(path).expect("read")).expect("decode");
         let px = pipeline::resize(&img, (1, 1), 640).expect("resize");
