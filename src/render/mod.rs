@@ -3,6 +3,7 @@
 //! mentors never sits in memory as a whole; [`crate::site`] decides what the sink does.
 
 pub mod markdown;
+pub mod search;
 pub mod theme;
 pub mod views;
 
@@ -162,10 +163,10 @@ pub fn site(
     headshots: &crate::images::Processed,
     sink: &dyn Sink,
 ) -> Result<Rendered, RenderError> {
-    let stylesheet = stylesheet_url(theme, &views::base_path(&config.base_url));
+    let assets = asset_urls(theme, &views::base_path(&config.base_url));
     let r = Renderer {
         theme,
-        site: views::site(config, register, today, stylesheet),
+        site: views::site(config, register, today, assets),
         sink,
         paths: Mutex::new(Vec::new()),
         problems: Mutex::new(Diagnostics::new()),
@@ -225,11 +226,19 @@ fn render_all(
         })
         .collect();
 
-    // The home page and register.
+    // The search index, then the home page and register that load it.
+    let filters = views::filters_of_views(config, &mentors);
+    let bios: Vec<String> = register.mentors.iter().map(|m| m.bio.clone()).collect();
+    let index = search::build(&mentors, &filters, &bios, &base);
+    drop(bios);
+    for file in index.files {
+        r.put(file)?;
+    }
     let mut ctx = r.context(&base);
     ctx.insert("page", &views::page(&register.home, base.clone(), ""));
     ctx.insert("cards", &cards);
-    ctx.insert("filters", &views::filters_of_views(config, &mentors));
+    ctx.insert("search_manifest", &search::inline_json(&index.manifest));
+    ctx.insert("filters", &filters);
     ctx.insert(
         "counts",
         &Counts {
@@ -373,18 +382,17 @@ fn filter_pages(
     })
 }
 
-fn stylesheet_url(theme: &Theme, base: &str) -> String {
+/// `static/<file>?v=<hash>` for every static file, so browsers can cache them until they change.
+fn asset_urls(theme: &Theme, base: &str) -> std::collections::BTreeMap<String, String> {
     theme
         .assets
         .iter()
-        .find(|(p, _)| p.as_path() == std::path::Path::new("style.css"))
-        .map(|(_, bytes)| {
-            format!(
-                "{base}static/style.css?v={:08x}",
-                views::fnv1a(bytes) as u32
-            )
+        .map(|(path, bytes)| {
+            let name = crate::diag::display_path(path);
+            let url = format!("{base}static/{name}?v={:08x}", views::fnv1a(bytes) as u32);
+            (name, url)
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Every HTML page except the 404 and the after-request page, under `base_url`.

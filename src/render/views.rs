@@ -25,6 +25,8 @@ pub struct SiteView {
     pub handbook_url: String,
     pub register_url: String,
     pub stylesheet: String,
+    /// Every static file of the theme → its URL with a content-hash version.
+    pub assets: BTreeMap<String, String>,
     /// The build's date in the scheme's time zone, YYYY-MM-DD.
     pub today: String,
 }
@@ -131,7 +133,12 @@ pub struct PageView {
     pub next: Option<Link>,
 }
 
-pub fn site(config: &Config, register: &Register, today: Date, stylesheet: String) -> SiteView {
+pub fn site(
+    config: &Config,
+    register: &Register,
+    today: Date,
+    assets: BTreeMap<String, String>,
+) -> SiteView {
     let base_path = base_path(&config.base_url);
     let handbook_url = format!("{base_path}handbook/");
     let mut nav = vec![Link {
@@ -163,7 +170,8 @@ pub fn site(config: &Config, register: &Register, today: Date, stylesheet: Strin
         },
         nav,
         handbook_url,
-        stylesheet,
+        stylesheet: assets.get("style.css").cloned().unwrap_or_default(),
+        assets,
         today: today.to_string(),
     }
 }

@@ -1,0 +1,283 @@
+/* mentorsite register: search and filters over the mentors already on the page.
+ *
+ * Without this script the page lists every mentor and links to a page per filter value.
+ * With it, the same cards are filtered and reordered in place: free text (prefix matching,
+ * one-letter typos forgiven), filters (AND across fields, OR within one, each value showing
+ * how many mentors it would leave), "only mentors taking requests" on by default, and the
+ * whole state in the URL so a copied link opens the same results.
+ *
+ * The index is written by `mentorsite build` (src/render/search.rs): a manifest in the page,
+ * a docs table fetched on first use, and text shards fetched per query term. The tokenizer
+ * below must match the one in Rust. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var form = $("finder"), list = $("results"), status = $("finder-status"), manifestEl = $("search-manifest");
+  if (!form || !list || !manifestEl || !window.fetch || !window.URLSearchParams) return;
+  var M = JSON.parse(manifestEl.textContent);
+  var STOP = new Set(("a about an and are as at be but by for from had has have i in is it its me my of on or so " +
+    "that the their them then there they this to was we were what when which who will with you your").split(" "));
+
+  function tokenize(text) {
+    return text.normalize("NFKD").replace(/\p{M}/gu, "").toLowerCase().split(/[^\p{L}\p{N}]+/u)
+      .filter(function (t) { return Array.from(t).length > 1 && !STOP.has(t); });
+  }
+  window.mentorsiteTokenize = tokenize;
+
+  var q = $("finder-q"), accepting = $("finder-accepting"), clear = $("finder-clear");
+  var items = new Map();
+  Array.prototype.forEach.call(list.children, function (li) { items.set(li.dataset.slug, li); });
+  var today = new Date();
+  var todayIso = [today.getFullYear(), String(today.getMonth() + 1).padStart(2, "0"),
+    String(today.getDate()).padStart(2, "0")].join("-");
+
+  // Mentors back from being away since the build: show them as taking requests.
+  var acceptingBadge = $("status-accepting");
+  list.querySelectorAll("[data-away-until]").forEach(function (card) {
+    if (card.dataset.awayUntil <= todayIso && acceptingBadge) {
+      var badge = card.querySelector(".status-away");
+      if (badge) badge.replaceWith(acceptingBadge.content.cloneNode(true));
+      card.dataset.status = "accepting";
+    }
+  });
+
+  /* ---- Index loading ---------------------------------------------------------------- */
+  var docs = null, docsPromise = null, shardCache = new Map();
+  function loadDocs() {
+    if (!docsPromise) {
+      docsPromise = fetch(M.docs).then(function (r) { return r.json(); }).then(function (d) {
+        var n = d.slug.length, open = new Uint8Array(n);
+        for (var i = 0; i < n; i++) {
+          var s = d.st.charAt(i);
+          open[i] = s === "a" || (s === "w" && d.away[i] && d.away[i] <= todayIso) ? 1 : 0;
+        }
+        d.open = open;
+        d.order = fairOrder(n);
+        docs = d;
+      });
+    }
+    return docsPromise;
+  }
+  function shardIndex(term) {
+    var lo = 0, hi = M.shards.length - 1, found = 0;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1;
+      if (M.shards[mid][0] <= term) { found = mid; lo = mid + 1; } else { hi = mid - 1; }
+    }
+    return found;
+  }
+  function loadShard(i) {
+    if (!shardCache.has(i)) {
+      shardCache.set(i, fetch(M.shards[i][1]).then(function (r) { return r.json(); }));
+    }
+    return shardCache.get(i);
+  }
+  /* Shards that may hold `term` (and, for a prefix, the terms that follow it). */
+  function shardsFor(term, prefix) {
+    var first = shardIndex(term), out = [first];
+    for (var i = first + 1; prefix && i < M.shards.length && i < first + 3; i++) {
+      if (M.shards[i][0].lastIndexOf(term, 0) === 0) out.push(i); else break;
+    }
+    return Promise.all(out.map(loadShard));
+  }
+
+  /* A fair default order: a rotation that changes daily, kept for the whole visit. */
+  function fairOrder(n) {
+    var day;
+    try {
+      day = Number(sessionStorage.getItem("mentorsite-day"));
+      if (!day) { day = Math.floor(Date.now() / 864e5); sessionStorage.setItem("mentorsite-day", String(day)); }
+    } catch (e) { day = Math.floor(Date.now() / 864e5); }
+    var start = n ? (day * 7919) % n : 0, order = new Array(n);
+    for (var i = 0; i < n; i++) order[i] = (start + i) % n;
+    return order;
+  }
+
+  /* ---- Text search ------------------------------------------------------------------ */
+  function within1(a, b) {
+    if (Math.abs(a.length - b.length) > 1) return false;
+    var i = 0, j = 0, edits = 0;
+    while (i < a.length && j < b.length) {
+      if (a[i] === b[j]) { i++; j++; continue; }
+      if (++edits > 1) return false;
+      if (a.length > b.length) i++; else if (b.length > a.length) j++; else { i++; j++; }
+    }
+    return edits + (a.length - i) + (b.length - j) <= 1;
+  }
+  /* doc id → score for one query term; prefix for the word still being typed. */
+  function termHits(term, prefix) {
+    return shardsFor(term, prefix).then(function (shards) {
+      var hits = new Map(), matched = 0;
+      function add(p, factor) {
+        var id = 0;
+        for (var k = 0; k < p.length; k++) {
+          id += p[k] >> 2;
+          var w = (p[k] & 3) * factor;
+          if ((hits.get(id) || 0) < w) hits.set(id, w);
+        }
+      }
+      shards.forEach(function (s) {
+        for (var i = 0; i < s.t.length; i++) {
+          var t = s.t[i];
+          if (t === term) { add(s.p[i], 1); matched++; }
+          else if (prefix && matched < 60 && t.lastIndexOf(term, 0) === 0) { add(s.p[i], 0.8); matched++; }
+        }
+      });
+      if (!hits.size && term.length >= 4) {
+        shards.forEach(function (s) {
+          for (var i = 0; i < s.t.length; i++) {
+            var t = s.t[i];
+            var near = within1(t, term) || (prefix && t.length > term.length && within1(t.slice(0, term.length), term));
+            if (near) add(s.p[i], 0.5);
+          }
+        });
+      }
+      return hits;
+    });
+  }
+  /* All terms must match; if none does, any may (and the status says so). */
+  function textSearch(query) {
+    var terms = tokenize(query);
+    if (!terms.length) return Promise.resolve(null);
+    var open = !/\s$/.test(query);
+    return Promise.all(terms.map(function (t, i) { return termHits(t, open && i === terms.length - 1); }))
+      .then(function (per) {
+        var all = new Map(per[0]);
+        for (var k = 1; k < per.length; k++) {
+          all.forEach(function (score, id) {
+            var s = per[k].get(id);
+            if (s === undefined) all.delete(id); else all.set(id, score + s);
+          });
+        }
+        if (all.size || per.length === 1) return { scores: all, loose: false };
+        var any = new Map();
+        per.forEach(function (m) { m.forEach(function (s, id) { any.set(id, (any.get(id) || 0) + s); }); });
+        return { scores: any, loose: true };
+      });
+  }
+
+  /* ---- State and URL ---------------------------------------------------------------- */
+  function facetBoxes(key) { return form.querySelectorAll('fieldset[data-facet="' + key + '"] input'); }
+  function readForm() {
+    var s = { q: q.value, all: !accepting.checked, f: {} };
+    M.facets.forEach(function (f) {
+      var on = [];
+      facetBoxes(f.key).forEach(function (b) { if (b.checked) on.push(b.value); });
+      if (on.length) s.f[f.key] = on;
+    });
+    return s;
+  }
+  function writeForm(s) {
+    q.value = s.q;
+    accepting.checked = !s.all;
+    M.facets.forEach(function (f) {
+      var on = s.f[f.key] || [];
+      facetBoxes(f.key).forEach(function (b) { b.checked = on.indexOf(b.value) >= 0; });
+    });
+  }
+  function toQuery(s) {
+    var p = new URLSearchParams();
+    if (s.q.trim()) p.set("q", s.q.trim());
+    M.facets.forEach(function (f) { if (s.f[f.key]) p.set(f.key, s.f[f.key].join(",")); });
+    if (s.all) p.set("all", "1");
+    var text = p.toString();
+    return text ? "?" + text : location.pathname;
+  }
+  function fromUrl() {
+    var p = new URLSearchParams(location.search), s = { q: p.get("q") || "", all: p.get("all") === "1", f: {} };
+    M.facets.forEach(function (f) {
+      var known = f.values.map(function (v) { return v[0]; });
+      var on = [];
+      p.getAll(f.key).forEach(function (v) {
+        v.split(",").forEach(function (x) { if (known.indexOf(x) >= 0 && on.indexOf(x) < 0) on.push(x); });
+      });
+      if (on.length) s.f[f.key] = on;
+    });
+    return s;
+  }
+
+  /* ---- Applying a state ------------------------------------------------------------- */
+  var run = 0;
+  function apply(s, history) {
+    var mine = ++run;
+    return Promise.all([loadDocs(), textSearch(s.q)]).then(function (r) {
+      if (mine !== run) return; // a newer keystroke won
+      var text = r[1], n = docs.slug.length;
+      var selected = M.facets.map(function (f) {
+        var on = s.f[f.key] || [];
+        return on.map(function (slug) { return f.values.findIndex(function (v) { return v[0] === slug; }); });
+      });
+      function passes(id, skip) {
+        if (!s.all && !docs.open[id]) return false;
+        if (text && !text.scores.has(id)) return false;
+        for (var k = 0; k < M.facets.length; k++) {
+          if (k === skip || !selected[k].length) continue;
+          var codes = docs.f[M.facets[k].key][id];
+          if (!codes.some(function (c) { return selected[k].indexOf(c) >= 0; })) return false;
+        }
+        return true;
+      }
+      var results = [];
+      docs.order.forEach(function (id) { if (passes(id, -1)) results.push(id); });
+      if (text) {
+        results.sort(function (a, b) { return text.scores.get(b) - text.scores.get(a); });
+      }
+      // Each value's count: mentors it would leave, given everything else chosen.
+      M.facets.forEach(function (f, k) {
+        var counts = new Array(f.values.length).fill(0), col = docs.f[f.key];
+        for (var id = 0; id < n; id++) {
+          if (passes(id, k)) col[id].forEach(function (c) { counts[c]++; });
+        }
+        facetBoxes(f.key).forEach(function (b, i) {
+          var c = b.parentNode.querySelector(".count");
+          if (c) c.textContent = counts[i];
+          b.disabled = !counts[i] && !b.checked;
+        });
+      });
+      render(results, text, s);
+      if (history === "push") window.history.pushState(null, "", toQuery(s));
+      else if (history === "replace") window.history.replaceState(null, "", toQuery(s));
+    });
+  }
+  function render(results, text, s) {
+    var fragment = document.createDocumentFragment(), shown = new Set();
+    results.forEach(function (id) {
+      var li = items.get(docs.slug[id]);
+      if (li) { li.hidden = false; fragment.appendChild(li); shown.add(li); }
+    });
+    items.forEach(function (li) { if (!shown.has(li)) { li.hidden = true; fragment.appendChild(li); } });
+    list.appendChild(fragment);
+    list.dataset.applied = toQuery(s); // which state is on screen (tests wait for it)
+    var count = results.length;
+    var words = count === 0 ? "No mentors match" : count === 1 ? "1 mentor matches" : count + " mentors match";
+    if (text && text.loose && count) words += " some of your words";
+    if (!s.all) words += count ? ", all taking requests now" : " among those taking requests now";
+    status.textContent = words + ".";
+    var active = Object.keys(s.f).reduce(function (a, k) { return a + s.f[k].length; }, 0);
+    $("finder-active").textContent = active ? "(" + active + " on)" : "";
+  }
+
+  /* ---- Wiring ----------------------------------------------------------------------- */
+  var timer = 0;
+  q.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(function () { apply(readForm(), "replace"); }, 150);
+  });
+  form.addEventListener("change", function (e) {
+    if (e.target !== q) apply(readForm(), "push");
+  });
+  form.addEventListener("submit", function (e) { e.preventDefault(); apply(readForm(), "push"); });
+  clear.addEventListener("click", function () {
+    writeForm({ q: "", all: false, f: {} });
+    apply(readForm(), "push");
+    q.focus();
+  });
+  form.addEventListener("focusin", loadDocs, { once: true });
+  window.addEventListener("popstate", function () { var s = fromUrl(); writeForm(s); apply(s, null); });
+
+  form.hidden = false;
+  var initial = fromUrl();
+  writeForm(initial);
+  if (Object.keys(initial.f).length) $("finder-filters").open = true;
+  apply(initial, null);
+})();
