@@ -220,12 +220,14 @@ fn hashed(stem: &str, content: &str) -> String {
     format!("{stem}.{}.json", &hash[..10])
 }
 
-/// The manifest as JSON that is safe inside `<script type="application/json">`.
+/// The manifest as JSON that is safe inside `<script type="application/json">`: `<`, `>` and
+/// `&` are written as `\u003c`-style escapes, so no value can close the script or open markup.
 pub fn inline_json(manifest: &Manifest) -> String {
     serde_json::to_string(manifest)
         .expect("manifest serialize")
-        .replace("</", "<\\/")
-        .replace("<!--", "<\\!--")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 #[cfg(test)]
