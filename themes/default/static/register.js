@@ -200,6 +200,7 @@
   var run = 0;
   function apply(s, history) {
     var mine = ++run;
+    limit = PAGE;
     return Promise.all([loadDocs(), textSearch(s.q)]).then(function (r) {
       if (mine !== run) return; // a newer keystroke won
       var text = r[1], n = docs.slug.length;
@@ -239,22 +240,44 @@
       else if (history === "replace") window.history.replaceState(null, "", toQuery(s));
     });
   }
+  /* Show the first `limit` results, in order. Cards not shown are taken out of the page (the
+   * script keeps them), so the browser styles and lays out a few dozen cards, not thousands,
+   * and a query costs about the same with 50 mentors or 5,000. */
+  var PAGE = 48, limit = PAGE, visible = new Set(items.values()), last = null;
+  var more = $("finder-more");
   function render(results, text, s) {
-    var fragment = document.createDocumentFragment(), shown = new Set();
-    results.forEach(function (id) {
-      var li = items.get(docs.slug[id]);
-      if (li) { li.hidden = false; fragment.appendChild(li); shown.add(li); }
+    last = { results: results, text: text, s: s };
+    var want = [];
+    for (var i = 0; i < results.length && want.length < limit; i++) {
+      var li = items.get(docs.slug[results[i]]);
+      if (li) want.push(li);
+    }
+    var wanted = new Set(want);
+    visible.forEach(function (li) { if (!wanted.has(li)) li.remove(); });
+    var cursor = list.firstElementChild;
+    want.forEach(function (li) {
+      if (li === cursor) cursor = cursor.nextElementSibling;
+      else list.insertBefore(li, cursor);
     });
-    items.forEach(function (li) { if (!shown.has(li)) { li.hidden = true; fragment.appendChild(li); } });
-    list.appendChild(fragment);
+    visible = wanted;
     list.dataset.applied = toQuery(s); // which state is on screen (tests wait for it)
     var count = results.length;
     var words = count === 0 ? "No mentors match" : count === 1 ? "1 mentor matches" : count + " mentors match";
     if (text && text.loose && count) words += " some of your words";
     if (!s.all) words += count ? ", all taking requests now" : " among those taking requests now";
     status.textContent = words + ".";
+    if (more) {
+      more.hidden = count <= want.length;
+      more.textContent = "Show " + Math.min(PAGE, count - want.length) + " more (" + want.length + " of " + count + " shown)";
+    }
     var active = Object.keys(s.f).reduce(function (a, k) { return a + s.f[k].length; }, 0);
     $("finder-active").textContent = active ? "(" + active + " on)" : "";
+  }
+  if (more) {
+    more.addEventListener("click", function () {
+      limit += PAGE;
+      if (last) render(last.results, last.text, last.s);
+    });
   }
 
   /* ---- Wiring ----------------------------------------------------------------------- */
