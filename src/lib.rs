@@ -10,6 +10,7 @@ pub mod diag;
 pub mod images;
 pub mod register;
 pub mod render;
+pub mod requests;
 pub mod scaffold;
 pub mod site;
 pub mod slug;

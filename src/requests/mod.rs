@@ -1,0 +1,348 @@
+//! Mentee requests: the form as posted → a checked request, the working-day deadline, and the
+//! signed tokens of the respond links. No I/O here; storage is [`store`].
+
+pub mod store;
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use jiff::civil::{Date, Weekday};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+/// The form as posted: every field optional, so a bad post is answered field by field.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct Form {
+    pub mentor: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub message: Option<String>,
+    pub mode: Option<String>,
+    pub consent: Option<String>,
+    /// The honeypot: hidden from people, filled in by some robots.
+    pub website: Option<String>,
+    /// Milliseconds since the epoch when the page's script ran; absent without JavaScript.
+    pub form_age: Option<String>,
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Valid {
+    pub mentor: String,
+    pub name: String,
+    pub email: String,
+    pub mode: String,
+    pub message: String,
+}
+
+/// What is wrong with a form, by field, in words for the mentee.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FormErrors(pub BTreeMap<&'static str, String>);
+
+pub const MODES: &[&str] = &["video", "phone", "in person", "no preference"];
+pub const MAX_NAME: usize = 100;
+pub const MAX_MESSAGE: usize = 4000;
+/// A person cannot read a profile and fill in the form faster than this.
+pub const MIN_FORM_MILLIS: i64 = 3000;
+
+/// Is this post from a robot (honeypot filled, or sent faster than anyone types)? Such posts
+/// are answered as if accepted and then dropped, so the robot learns nothing.
+pub fn looks_automated(form: &Form, now_millis: i64) -> bool {
+    if form
+        .website
+        .as_deref()
+        .is_some_and(|w| !w.trim().is_empty())
+    {
+        return true;
+    }
+    let started = form
+        .form_age
+        .as_deref()
+        .and_then(|a| a.trim().parse::<i64>().ok());
+    // A clock that disagrees (an age below zero) proves nothing; only a too-quick post counts.
+    started.is_some_and(|t| (0..MIN_FORM_MILLIS).contains(&(now_millis - t)))
+}
+
+/// Check a form. Values that go into mail headers (name, email) may not hold control
+/// characters: a line break in a display name would let a post add headers.
+pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
+    let mut errors = BTreeMap::new();
+    let text = |v: &Option<String>| v.as_deref().unwrap_or("").trim().to_string();
+
+    let mentor = text(&form.mentor);
+    if mentor.is_empty() {
+        errors.insert("mentor", "This form does not say which mentor it is for. Please go back to the mentor's page and try again.".to_string());
+    }
+    let name = text(&form.name);
+    if name.is_empty() {
+        errors.insert("name", "Please tell us your name.".to_string());
+    } else if name.chars().any(char::is_control) {
+        errors.insert(
+            "name",
+            "Your name contains characters that cannot be sent in an email. Please type it again."
+                .to_string(),
+        );
+    } else if name.chars().count() > MAX_NAME {
+        errors.insert(
+            "name",
+            format!("Please keep your name under {MAX_NAME} characters."),
+        );
+    }
+    let email = text(&form.email);
+    if email.is_empty() {
+        errors.insert(
+            "email",
+            "Please give your email address, so the mentor's answer can reach you.".to_string(),
+        );
+    } else if email.chars().any(char::is_control)
+        || !crate::config::is_email(&email)
+        || email.len() > 254
+    {
+        errors.insert("email", "This does not look like an email address. Please check it for a typo (for example name@example.org).".to_string());
+    }
+    let message = form
+        .message
+        .as_deref()
+        .unwrap_or("")
+        .trim()
+        .replace("\r\n", "\n");
+    if message.is_empty() {
+        errors.insert(
+            "message",
+            "Please write a few words about what you would like to talk about.".to_string(),
+        );
+    } else if message
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        errors.insert("message", "Your message contains characters that cannot be sent. Please type it again rather than pasting it.".to_string());
+    } else if message.chars().count() > MAX_MESSAGE {
+        errors.insert(
+            "message",
+            format!(
+                "Please keep your message under {MAX_MESSAGE} characters (it is {} now). You can say more when you meet.",
+                message.chars().count()
+            ),
+        );
+    }
+    let mode = text(&form.mode).to_lowercase();
+    let mode = if mode.is_empty() {
+        "no preference".to_string()
+    } else {
+        mode
+    };
+    if !MODES.contains(&mode.as_str()) {
+        errors.insert(
+            "mode",
+            "Please choose how you would like to meet.".to_string(),
+        );
+    }
+    let consent = text(&form.consent).to_lowercase();
+    if !matches!(consent.as_str(), "yes" | "on" | "true") {
+        errors.insert("consent", "Please tick the box to agree that your details are shared with the mentor and the scheme's team.".to_string());
+    }
+    if errors.is_empty() {
+        Ok(Valid {
+            mentor,
+            name,
+            email,
+            mode,
+            message,
+        })
+    } else {
+        Err(FormErrors(errors))
+    }
+}
+
+/// The date `n` working days after `start`, skipping weekends and `holidays`.
+pub fn add_working_days(start: Date, n: u32, holidays: &[Date]) -> Date {
+    let mut day = start;
+    let mut left = n;
+    while left > 0 {
+        day = day.tomorrow().unwrap_or(day);
+        if is_working_day(day, holidays) {
+            left -= 1;
+        }
+    }
+    day
+}
+
+pub fn is_working_day(day: Date, holidays: &[Date]) -> bool {
+    !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) && !holidays.contains(&day)
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A token for one action on one request, valid until `expires` (seconds since the epoch):
+/// `<expires>.<base64url HMAC-SHA256 of "request|action|expires">`.
+pub fn sign(secret: &[u8], request_id: &str, action: &str, expires: i64) -> String {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("{request_id}|{action}|{expires}").as_bytes());
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{expires}.{sig}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Malformed,
+    BadSignature,
+    Expired,
+}
+
+/// Check a token for `request_id` and `action` at time `now`, in constant time.
+pub fn verify(
+    secret: &[u8],
+    token: &str,
+    request_id: &str,
+    action: &str,
+    now: i64,
+) -> Result<(), TokenError> {
+    let (expires, sig) = token.split_once('.').ok_or(TokenError::Malformed)?;
+    let expires: i64 = expires.parse().map_err(|_| TokenError::Malformed)?;
+    let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(sig)
+        .map_err(|_| TokenError::Malformed)?;
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes any key length");
+    mac.update(format!("{request_id}|{action}|{expires}").as_bytes());
+    mac.verify_slice(&sig)
+        .map_err(|_| TokenError::BadSignature)?;
+    if now > expires {
+        return Err(TokenError::Expired);
+    }
+    Ok(())
+}
+
+/// A new request id: random, so ids cannot be guessed from one another.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..20].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> Form {
+        Form {
+            mentor: Some("amara-okafor".into()),
+            name: Some("Sam Lee".into()),
+            email: Some("sam@example.net".into()),
+            message: Some("I am back after leave.".into()),
+            mode: Some("video".into()),
+            consent: Some("yes".into()),
+            ..Form::default()
+        }
+    }
+
+    #[test]
+    fn a_good_form_passes() {
+        let v = validate(&good()).unwrap();
+        assert_eq!(v.name, "Sam Lee");
+        assert_eq!(v.mode, "video");
+    }
+
+    #[test]
+    fn every_problem_is_named_in_plain_words() {
+        let e = validate(&Form::default()).unwrap_err();
+        let fields: Vec<&str> = e.0.keys().copied().collect();
+        assert_eq!(fields, ["consent", "email", "mentor", "message", "name"]);
+        assert_eq!(e.0["name"], "Please tell us your name.");
+    }
+
+    #[test]
+    fn header_injection_is_refused_in_every_header_bound_field() {
+        for (field, value) in [
+            ("name", "Sam\r\nBcc: victim@example.org"),
+            ("name", "Sam\nX"),
+            ("email", "sam@example.net\r\nBcc: victim@example.org"),
+            ("email", "sam@example.net\u{0}"),
+            ("message", "hi\u{7}there"),
+        ] {
+            let mut f = good();
+            match field {
+                "name" => f.name = Some(value.into()),
+                "email" => f.email = Some(value.into()),
+                _ => f.message = Some(value.into()),
+            }
+            let e = validate(&f).unwrap_err();
+            assert!(e.0.contains_key(field), "{field}: {value:?}");
+        }
+        // Line breaks in the message body are fine: they never reach a header.
+        let mut f = good();
+        f.message = Some("line one\r\nline two".into());
+        assert_eq!(validate(&f).unwrap().message, "line one\nline two");
+    }
+
+    #[test]
+    fn robots_are_spotted() {
+        let mut f = good();
+        assert!(!looks_automated(&f, 10_000));
+        f.form_age = Some("9000".into());
+        assert!(
+            looks_automated(&f, 10_000),
+            "a second after the page loaded"
+        );
+        f.form_age = Some("1000".into());
+        assert!(!looks_automated(&f, 10_000));
+        f.form_age = Some("20000".into());
+        assert!(
+            !looks_automated(&f, 10_000),
+            "a clock ahead of ours proves nothing"
+        );
+        f.website = Some("http://spam.example".into());
+        assert!(looks_automated(&f, 10_000));
+    }
+
+    #[test]
+    fn working_days_skip_weekends_and_holidays() {
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        assert_eq!(
+            add_working_days(d("2026-11-23"), 5, &[]),
+            d("2026-11-30"),
+            "Monday → Monday"
+        );
+        assert_eq!(
+            add_working_days(d("2026-11-27"), 5, &[]),
+            d("2026-12-04"),
+            "Friday → Friday"
+        );
+        assert_eq!(
+            add_working_days(d("2026-11-28"), 1, &[]),
+            d("2026-11-30"),
+            "Saturday → Monday"
+        );
+        let xmas = [d("2026-12-25"), d("2026-12-28")];
+        assert_eq!(add_working_days(d("2026-12-22"), 5, &xmas), d("2026-12-31"));
+    }
+
+    #[test]
+    fn tokens_bind_request_action_and_time() {
+        let key = b"secret";
+        let t = sign(key, "r1", "accept", 1000);
+        assert_eq!(verify(key, &t, "r1", "accept", 999), Ok(()));
+        assert_eq!(
+            verify(key, &t, "r1", "accept", 1001),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            verify(key, &t, "r2", "accept", 999),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(key, &t, "r1", "decline", 999),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(b"other", &t, "r1", "accept", 999),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(key, &t.replace("1000.", "9999."), "r1", "accept", 999),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            verify(key, "nonsense", "r1", "accept", 1),
+            Err(TokenError::Malformed)
+        );
+    }
+}
