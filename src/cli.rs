@@ -23,6 +23,11 @@ pub enum Command {
     Check(CheckArgs),
     /// Build the site and serve it on this computer while you edit
     Serve(ServeArgs),
+    /// Run the request service (production): POST /requests, GET /healthz
+    Endpoint(EndpointArgs),
+    /// See and export the requests received
+    #[command(subcommand)]
+    Requests(RequestsCommand),
     /// Create something new from a commented template
     #[command(subcommand)]
     New(NewCommand),
@@ -66,6 +71,42 @@ pub struct ServeArgs {
     /// The port to listen on (0 picks a free one)
     #[arg(long, value_name = "N", default_value_t = 1111)]
     pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// The address to listen on (put a TLS-terminating proxy in front)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: std::net::IpAddr,
+    /// The port to listen on
+    #[arg(long, value_name = "N", default_value_t = 8080)]
+    pub port: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RequestsCommand {
+    /// Every request, newest first, and any email that could not be sent
+    List {
+        #[command(flatten)]
+        root: RootArg,
+    },
+    /// One request in full, with its emails
+    Show {
+        /// The request's id (from `requests list`)
+        id: String,
+        #[command(flatten)]
+        root: RootArg,
+    },
+    /// Every request as CSV on standard output
+    Export {
+        /// Write CSV (the only format)
+        #[arg(long, required = true)]
+        csv: bool,
+        #[command(flatten)]
+        root: RootArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

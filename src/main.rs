@@ -13,6 +13,8 @@ fn main() -> ExitCode {
         cli::Command::Build(args) => cmd::build::run(args),
         cli::Command::Check(args) => cmd::check::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
+        cli::Command::Endpoint(args) => cmd::endpoint::run(args),
+        cli::Command::Requests(cmd) => cmd::requests::run(cmd),
         cli::Command::New(cmd) => cmd::new::run(cmd),
     }
 }

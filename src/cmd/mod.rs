@@ -2,7 +2,9 @@
 
 pub mod build;
 pub mod check;
+pub mod endpoint;
 pub mod new;
+pub mod requests;
 pub mod serve;
 
 use std::process::ExitCode;
@@ -32,5 +34,19 @@ pub fn report_error(err: SiteError) -> ExitCode {
 pub fn print_warnings(diags: &Diagnostics) {
     if !diags.is_empty() {
         eprint!("{}", diags.render_text());
+    }
+}
+
+/// Run a future on a fresh multi-threaded runtime.
+pub fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => {
+            eprintln!("error: cannot start the server: {e}");
+            ExitCode::from(FAILURE)
+        }
     }
 }

@@ -383,7 +383,7 @@ fn filter_pages(
 }
 
 /// `static/<file>?v=<hash>` for every static file, so browsers can cache them until they change.
-fn asset_urls(theme: &Theme, base: &str) -> std::collections::BTreeMap<String, String> {
+pub fn asset_urls(theme: &Theme, base: &str) -> std::collections::BTreeMap<String, String> {
     theme
         .assets
         .iter()

@@ -226,7 +226,7 @@ fn read_tree(dir: &Path) -> std::io::Result<Vec<(PathBuf, Vec<u8>)>> {
     Ok(out)
 }
 
-fn register_filters(tera: &mut Tera) {
+pub fn register_filters(tera: &mut Tera) {
     // `{{ "2027-01-12" | long_date }}` → "12 January 2027".
     tera.register_filter("long_date", |value: &str, _: Kwargs, _: &State| match value
         .parse::<Date>()

@@ -1,4 +1,7 @@
-//! HTTP: serving the built site (and, later, the request service) with axum.
+//! HTTP: serving the built site, and the request service, with axum.
+
+pub mod requests;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,161 @@
+use std::process::ExitCode;
+
+use mentorsite::config::Config;
+use mentorsite::requests::store::Store;
+
+use crate::cli::RequestsCommand;
+
+pub fn run(cmd: RequestsCommand) -> ExitCode {
+    let root = match &cmd {
+        RequestsCommand::List { root }
+        | RequestsCommand::Show { root, .. }
+        | RequestsCommand::Export { root, .. } => root.root.clone(),
+    };
+    let config = match Config::load(&root) {
+        Ok(Ok(c)) => c,
+        Ok(Err(diags)) => {
+            eprint!("{}", diags.render_text());
+            return ExitCode::from(super::CONTENT_ERRORS);
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot read {}: {e}",
+                root.join(mentorsite::config::FILE_NAME).display()
+            );
+            return ExitCode::from(super::FAILURE);
+        }
+    };
+    let path = root.join(&config.requests.database);
+    if !path.exists() {
+        eprintln!(
+            "error: no request database at {} yet: no request has been received",
+            path.display()
+        );
+        return ExitCode::from(super::FAILURE);
+    }
+    let store = match Store::open(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::FAILURE);
+        }
+    };
+    let result = match cmd {
+        RequestsCommand::List { .. } => list(&store),
+        RequestsCommand::Show { id, .. } => show(&store, &id),
+        RequestsCommand::Export { .. } => export(&store),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::FAILURE)
+        }
+    }
+}
+
+type Result = std::result::Result<ExitCode, Box<dyn std::error::Error>>;
+
+fn date(ts: i64) -> String {
+    jiff::Timestamp::from_second(ts).map_or_else(
+        |_| ts.to_string(),
+        |t| t.strftime("%Y-%m-%d %H:%M").to_string(),
+    )
+}
+
+fn list(store: &Store) -> Result {
+    let requests = store.list()?;
+    println!(
+        "{:<20}  {:<16}  {:<9}  {:<10}  mentor",
+        "id", "received (UTC)", "status", "answer by"
+    );
+    for r in &requests {
+        println!(
+            "{:<20}  {:<16}  {:<9}  {:<10}  {}",
+            r.id,
+            date(r.created_at),
+            r.status,
+            r.respond_by,
+            r.mentor
+        );
+    }
+    println!(
+        "{} request{}",
+        requests.len(),
+        if requests.len() == 1 { "" } else { "s" }
+    );
+    let failed = store.failed_mails()?;
+    if !failed.is_empty() {
+        println!("\nEmails that could not be sent ({}):", failed.len());
+        for m in failed {
+            println!(
+                "  mail {} of request {} to the {} after {} attempts: {}",
+                m.id,
+                m.request_id,
+                m.kind,
+                m.attempts,
+                m.last_error.unwrap_or_default()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show(store: &Store, id: &str) -> Result {
+    let Some(r) = store.get(id)? else {
+        eprintln!("error: no request with id {id} (see `mentorsite requests list`)");
+        return Ok(ExitCode::from(super::FAILURE));
+    };
+    println!("Request   {}", r.id);
+    println!("Received  {} UTC", date(r.created_at));
+    println!("Mentor    {}", r.mentor);
+    println!("Status    {} (answer by {})", r.status, r.respond_by);
+    println!("Mentee    {} <{}>", r.name, r.email);
+    println!("Meets by  {}", r.mode);
+    println!("\n{}\n", r.message);
+    println!("Emails:");
+    for m in store.mails_of(id)? {
+        let state = match m.status.as_str() {
+            "sent" => "sent".to_string(),
+            "failed" => format!("FAILED: {}", m.last_error.unwrap_or_default()),
+            _ if m.attempts > 0 => format!(
+                "retrying after {} attempts: {}",
+                m.attempts,
+                m.last_error.unwrap_or_default()
+            ),
+            _ => "waiting to be sent".to_string(),
+        };
+        println!("  to the {:<7} {}", m.kind, state);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(store: &Store) -> Result {
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    w.write_record([
+        "id",
+        "received_utc",
+        "mentor",
+        "status",
+        "respond_by",
+        "name",
+        "email",
+        "mode",
+        "message",
+    ])?;
+    for r in store.list()? {
+        w.write_record([
+            &r.id,
+            &date(r.created_at),
+            &r.mentor,
+            &r.status,
+            &r.respond_by,
+            &r.name,
+            &r.email,
+            &r.mode,
+            &r.message,
+        ])?;
+    }
+    w.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,227 @@
+//! Emails: composed from the theme's `emails/` templates (subject, plain text, HTML), and sent
+//! through a [`Mailer`]: a folder of `.eml` files, an SMTP server, or memory (unit tests).
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::config::{Config, Smtp, Tls};
+
+/// The kinds of email, each with `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html`.
+pub const KINDS: &[&str] = &["mentor", "admin", "mentee"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("email template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("reading email templates: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The theme's email templates.
+pub struct Templates {
+    tera: Tera,
+}
+
+/// A composed email, before it has an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Composed {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl Templates {
+    pub fn load(root: &Path, theme: &str) -> Result<Templates, MailError> {
+        let dir = root.join("themes").join(theme).join("emails");
+        let mut tera = Tera::new();
+        tera.autoescape_on([".html"]);
+        crate::render::theme::register_filters(&mut tera);
+        let mut sources = Vec::new();
+        for kind in KINDS {
+            for ext in ["subject.txt", "txt", "html"] {
+                let name = format!("{kind}.{ext}");
+                let text =
+                    std::fs::read_to_string(dir.join(&name)).map_err(|e| MailError::Template {
+                        template: format!("themes/{theme}/emails/{name}"),
+                        message: e.to_string(),
+                    })?;
+                sources.push((name, text));
+            }
+        }
+        tera.add_raw_templates(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+            .map_err(|e| MailError::Template {
+                template: format!("themes/{theme}/emails"),
+                message: e.to_string(),
+            })?;
+        Ok(Templates { tera })
+    }
+
+    pub fn compose(&self, kind: &str, ctx: &Context) -> Result<Composed, MailError> {
+        let render = |ext: &str| {
+            let name = format!("{kind}.{ext}");
+            self.tera
+                .render(&name, ctx)
+                .map_err(|e| MailError::Template {
+                    template: name.clone(),
+                    message: e.to_string(),
+                })
+        };
+        let subject = render("subject.txt")?;
+        // A subject is one line whatever the template or the data say.
+        let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        Ok(Composed {
+            subject,
+            text: render("txt")?,
+            html: render("html")?,
+        })
+    }
+}
+
+/// Scheme facts every email may use.
+#[derive(Serialize)]
+pub struct SiteFacts {
+    pub title: String,
+    pub language: String,
+    pub register_url_full: String,
+    pub handbook_url_full: String,
+    pub scheme: SchemeFacts,
+}
+
+#[derive(Serialize)]
+pub struct SchemeFacts {
+    pub admin_email: String,
+    pub sessions_offered: u32,
+    pub window_months: u32,
+    pub response_working_days: u32,
+}
+
+impl SiteFacts {
+    pub fn of(config: &Config) -> SiteFacts {
+        SiteFacts {
+            title: config.title.clone(),
+            language: config.language.clone(),
+            register_url_full: format!("{}/", config.base_url),
+            handbook_url_full: format!("{}/handbook/", config.base_url),
+            scheme: SchemeFacts {
+                admin_email: config.scheme.admin_email.clone(),
+                sessions_offered: config.scheme.sessions_offered,
+                window_months: config.scheme.window_months,
+                response_working_days: config.scheme.response_working_days,
+            },
+        }
+    }
+}
+
+/// Whether a failed send is worth trying again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendError {
+    pub temporary: bool,
+    pub message: String,
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum Mailer {
+    /// One `.eml` file per mail in a folder (the default in `serve`).
+    File(AsyncFileTransport<Tokio1Executor>),
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// Kept in memory, for unit tests.
+    Memory(Arc<Mutex<Vec<Message>>>),
+}
+
+impl Mailer {
+    pub fn file(dir: &Path) -> std::io::Result<Mailer> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Mailer::File(AsyncFileTransport::new(dir)))
+    }
+
+    /// An SMTP relay from `[email.smtp]`; the password comes from `MENTORSITE_SMTP_PASSWORD`.
+    pub fn smtp(
+        smtp: &Smtp,
+        password: Option<String>,
+    ) -> Result<Mailer, lettre::transport::smtp::Error> {
+        let builder = match smtp.tls {
+            Tls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?,
+            Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
+            Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+        };
+        let mut builder = builder
+            .port(smtp.port)
+            .timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(password) = password {
+            builder =
+                builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
+                    smtp.username.clone(),
+                    password,
+                ));
+        }
+        Ok(Mailer::Smtp(builder.build()))
+    }
+
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        match self {
+            Mailer::File(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
+                temporary: true,
+                message: e.to_string(),
+            }),
+            Mailer::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
+                // lettre calls a refused connection neither transient nor permanent: only a
+                // permanent (5xx) answer is worth giving up on.
+                temporary: !e.is_permanent(),
+                message: e.to_string(),
+            }),
+            Mailer::Memory(v) => {
+                v.lock().unwrap_or_else(|e| e.into_inner()).push(message);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Build the message. An address that does not parse is a permanent failure.
+pub fn message(
+    from: &str,
+    to: &str,
+    reply_to: Option<&str>,
+    message_id: &str,
+    subject: &str,
+    text: &str,
+    html: &str,
+) -> Result<Message, SendError> {
+    let permanent = |what: &str, e: &dyn std::fmt::Display| SendError {
+        temporary: false,
+        message: format!("{what}: {e}"),
+    };
+    let from: Mailbox = from.parse().map_err(|e| permanent("from address", &e))?;
+    let to: Mailbox = to.parse().map_err(|e| permanent("recipient address", &e))?;
+    let mut builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(message_id.to_string()));
+    if let Some(r) = reply_to {
+        let r: Mailbox = r.parse().map_err(|e| permanent("reply-to address", &e))?;
+        builder = builder.reply_to(r);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            text.to_string(),
+            html.to_string(),
+        ))
+        .map_err(|e| permanent("building the email", &e))
+}
+
+/// `<request.kind@domain>`, with the domain of the sender's address.
+pub fn message_id(request_id: &str, kind: &str, from: &str) -> String {
+    let domain = crate::config::mailbox_address(from)
+        .rsplit('@')
+        .next()
+        .unwrap_or("localhost")
+        .to_string();
+    format!("<{request_id}.{kind}@{domain}>")
+}

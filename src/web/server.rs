@@ -1,0 +1,118 @@
+//! Running the request service: open the store, start the outbox worker, serve HTTP until
+//! Ctrl-C or SIGTERM, then finish the request in hand and stop the worker cleanly.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::sync::watch;
+
+use super::requests::Service;
+use crate::config::Transport;
+use crate::mail::Mailer;
+use crate::requests::store::Store;
+use crate::site::Prepared;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the request database {path}: {source}")]
+    Store {
+        path: String,
+        source: crate::requests::store::StoreError,
+    },
+    #[error("{0}")]
+    Mail(#[from] crate::mail::MailError),
+    #[error("cannot set up email: {0}")]
+    Mailer(String),
+}
+
+/// Which mail transport: `[email]` as configured, or always the outbox folder (`serve`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum MailMode {
+    Configured,
+    OutboxFolder,
+}
+
+/// Build the service and its mailer from a prepared site.
+pub fn service(
+    root: &Path,
+    prepared: Prepared,
+    secret: Vec<u8>,
+    mode: MailMode,
+    extra_origins: Vec<String>,
+) -> Result<(Arc<Service>, Mailer), StartError> {
+    let config = prepared.config;
+    let db = root.join(&config.requests.database);
+    let store = Store::open(&db).map_err(|source| StartError::Store {
+        path: db.display().to_string(),
+        source,
+    })?;
+    let mailer = if mode == MailMode::OutboxFolder || config.email.transport == Transport::File {
+        Mailer::file(&root.join(&config.email.outbox_dir))
+            .map_err(|e| StartError::Mailer(e.to_string()))?
+    } else {
+        let password = std::env::var("MENTORSITE_SMTP_PASSWORD").ok();
+        Mailer::smtp(&config.email.smtp, password).map_err(|e| StartError::Mailer(e.to_string()))?
+    };
+    let clock = Box::new(|| jiff::Timestamp::now().as_second());
+    let mut service = Service::new(
+        root,
+        config,
+        &prepared.register,
+        prepared.theme,
+        store,
+        secret,
+        clock,
+        extra_origins,
+    )?;
+    if mode == MailMode::OutboxFolder {
+        // `serve`: the site and the service share one local origin.
+        service.site_base = crate::render::views::base_path(&service.config.base_url)
+            .trim_end_matches('/')
+            .to_string();
+    }
+    Ok((Arc::new(service), mailer))
+}
+
+/// Serve `app` on `listener` with the outbox worker beside it, until a stop signal.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    service: Arc<Service>,
+    mailer: Mailer,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let worker = tokio::spawn(crate::outbox::run(service.clone(), mailer, stop_rx));
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    let _ = stop_tx.send(true);
+    service.wake.notify_one();
+    let _ = worker.await;
+    served
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
