@@ -349,7 +349,7 @@ async fn accept(s: &Service, req: Request) -> Result<Accepted, Refusal> {
             "To give every mentor time to answer, please wait for replies to the requests you have already sent, or write to the scheme's team.",
         ));
     }
-    store(s, &valid, &mentor, today, form).map_err(|(e, form)| {
+    store(s, &valid, &mentor, today).map_err(|e| {
         crate::log::event("request_error", &[("error", &e)]);
         let mut r = Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -385,8 +385,7 @@ fn store(
     v: &requests::Valid,
     mentor: &Contact,
     today: Date,
-    form: Form,
-) -> Result<Accepted, (String, Form)> {
+) -> Result<Accepted, String> {
     let id = requests::new_id();
     let respond_by = requests::add_working_days(
         today,
@@ -442,7 +441,7 @@ fn store(
     ] {
         let composed = match s.emails.compose(kind, &ctx) {
             Ok(c) => c,
-            Err(e) => return Err((e.to_string(), form)),
+            Err(e) => return Err(e.to_string()),
         };
         mails.push(NewMail {
             kind,
@@ -467,7 +466,7 @@ fn store(
     };
     s.store
         .insert(&request, &mails, s.now())
-        .map_err(|e| (e.to_string(), form))?;
+        .map_err(|e| e.to_string())?;
     crate::log::event("request_stored", &[("request", &id), ("mentor", &v.mentor)]);
     s.wake.notify_one();
     Ok(Accepted::Stored { id, respond_by })
