@@ -15,8 +15,17 @@ use crate::web::requests::Service;
 pub const MAX_ATTEMPTS: i64 = 8;
 
 /// Seconds to wait after the `attempt`-th failure: 1, 2, 4 … minutes, at most 6 hours.
+/// `MENTORSITE_RETRY_BASE_SECONDS` replaces the first minute (tests use 1).
 pub fn backoff(attempt: i64) -> i64 {
-    (60i64 << (attempt - 1).clamp(0, 12)).min(6 * 3600)
+    static BASE: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let base = *BASE.get_or_init(|| {
+        std::env::var("MENTORSITE_RETRY_BASE_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|v| *v > 0)
+            .unwrap_or(60)
+    });
+    (base << (attempt - 1).clamp(0, 12)).min(6 * 3600)
 }
 
 /// Run until `stop` turns true; the mail in hand is finished first.

@@ -132,6 +132,12 @@ impl Service {
             directory(&self.config, register);
     }
 
+    /// Allow `n` posts a minute from one client (the default is 10, or
+    /// `MENTORSITE_RATE_PER_MINUTE`).
+    pub fn set_rate_per_minute(&mut self, n: NonZeroU32) {
+        self.per_ip = RateLimiter::keyed(Quota::per_minute(n));
+    }
+
     /// The address behind a stored recipient: `mentor:<slug>`, `admin`, or an address.
     pub fn address_of(&self, recipient: &str) -> Option<String> {
         if let Some(slug) = recipient.strip_prefix("mentor:") {
