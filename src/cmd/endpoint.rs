@@ -35,16 +35,17 @@ pub fn run(args: EndpointArgs) -> ExitCode {
         Err(e) => return super::report_error(e),
     };
     super::print_warnings(&prepared.diagnostics);
-    let (service, mailer) =
-        match server::service(&root, prepared, secret, MailMode::Configured, Vec::new()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(super::FAILURE);
-            }
-        };
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
+        // Inside the runtime: the SMTP transport's connection pool starts a task.
+        let (service, mailer) =
+            match server::service(&root, prepared, secret, MailMode::Configured, Vec::new()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(super::FAILURE);
+                }
+            };
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
