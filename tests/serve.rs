@@ -92,6 +92,39 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     assert_eq!(status, 404);
     assert!(missing.contains("We could not find that page"));
 
+    // A request sent from a profile is stored and its emails land in the outbox folder.
+    let body = "mentor=amara-okafor&name=Sam+Lee&email=sam%40example.net&message=Hello+there&mode=video&consent=yes";
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /requests HTTP/1.1\r\nHost: {a}\r\nOrigin: http://{a}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len(),
+        a = server.addr
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("location: /requests/sent/"),
+        "{answer}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let emails = loop {
+        let n = std::fs::read_dir(site.path("outbox"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        if n >= 3 || Instant::now() > deadline {
+            break n;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(emails, 3, "mentor, admin and mentee emails in outbox/");
+    assert!(site.path("data/requests.sqlite").is_file());
+
     // Ctrl-C (SIGINT) stops it cleanly.
     let pid = server.child.id().to_string();
     Command::new("kill").args(["-INT", &pid]).status().unwrap();
