@@ -353,3 +353,29 @@ async fn healthz_checks_the_database() {
     let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
     assert_eq!(&body[..], br#"{"status":"ok"}"#);
 }
+
+#[tokio::test]
+async fn a_reloaded_register_changes_who_can_be_requested() {
+    let h = harness();
+    assert_eq!(
+        post(&h, form(&[("message", "before")]), &[]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // The admin removes the bio; the service reloads the register.
+    h._site.remove("content/mentors/dr-ada-bundle/index.md");
+    let again = prepare(&BuildOptions {
+        root: h._site.root().to_path_buf(),
+        ..BuildOptions::default()
+    })
+    .unwrap();
+    h.service.reload(&again.register);
+    assert_eq!(
+        post(&h, form(&[("message", "after")]), &[]).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        h.service.address_of("mentor:dr-ada-bundle"),
+        None,
+        "queued mail for her now fails"
+    );
+}

@@ -67,7 +67,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         );
         let app = mentorsite::web::requests::router(service.clone())
             .merge(mentorsite::web::site_router(&outcome.output_dir));
-        match server::run(listener, app, service, mailer).await {
+        match server::run(listener, app, service, mailer, Some(opts.root.clone())).await {
             Ok(()) => {
                 println!("Stopped.");
                 ExitCode::from(super::OK)

@@ -75,15 +75,20 @@ pub fn service(
     Ok((Arc::new(service), mailer))
 }
 
-/// Serve `app` on `listener` with the outbox worker beside it, until a stop signal.
+/// Serve `app` on `listener` with the outbox worker beside it, until a stop signal. With a
+/// `root`, mentors' contact details are reloaded when the content changes.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
     service: Arc<Service>,
     mailer: Mailer,
+    root: Option<std::path::PathBuf>,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let worker = tokio::spawn(crate::outbox::run(service.clone(), mailer, stop_rx));
+    let worker = tokio::spawn(crate::outbox::run(service.clone(), mailer, stop_rx.clone()));
+    if let Some(root) = root {
+        tokio::spawn(watch_content(root, service.clone(), stop_rx));
+    }
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -94,6 +99,70 @@ pub async fn run(
     service.wake.notify_one();
     let _ = worker.await;
     served
+}
+
+/// Every 30 seconds, reload the register if anything under `content/` changed. A register with
+/// errors is not loaded: the last good one stays (and `check` says what is wrong).
+async fn watch_content(
+    root: std::path::PathBuf,
+    service: Arc<Service>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut last = fingerprint(&root);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            _ = stop.changed() => return,
+        }
+        let now = fingerprint(&root);
+        if now == last {
+            continue;
+        }
+        last = now;
+        let opts = crate::site::BuildOptions {
+            root: root.clone(),
+            ..Default::default()
+        };
+        match tokio::task::spawn_blocking(move || crate::site::prepare(&opts)).await {
+            Ok(Ok(prepared)) => {
+                service.reload(&prepared.register);
+                let n = prepared.register.mentors.len().to_string();
+                crate::log::event("register_reloaded", &[("mentors", &n)]);
+            }
+            _ => crate::log::event(
+                "register_reload_failed",
+                &[("hint", "run_mentorsite_check")],
+            ),
+        }
+    }
+}
+
+/// Files, sizes and modification times under `content/`, folded into one number.
+fn fingerprint(root: &Path) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for e in walkdir::WalkDir::new(root.join(crate::content::CONTENT_DIR))
+        .sort_by_file_name()
+        .into_iter()
+        .flatten()
+    {
+        let stamp = e.metadata().ok().map_or(0, |m| {
+            let t = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as u64);
+            t ^ m.len()
+        });
+        for b in e
+            .path()
+            .to_string_lossy()
+            .bytes()
+            .chain(stamp.to_le_bytes())
+        {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 async fn shutdown_signal() {
