@@ -379,3 +379,281 @@ async fn a_reloaded_register_changes_who_can_be_requested() {
         "queued mail for her now fails"
     );
 }
+
+// ---- The mentor's answer (issue 6) --------------------------------------------------------
+
+const KEY: &[u8] = b"a test key of at least thirty-two bytes";
+
+async fn get(h: &Harness, uri: &str) -> (StatusCode, String) {
+    let res = router(h.service.clone())
+        .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn answer(
+    h: &Harness,
+    id: &str,
+    action: &str,
+    token: &str,
+    note: &str,
+) -> (StatusCode, String) {
+    let body = serde_urlencoded::to_string([("t", token), ("note", note)]).unwrap();
+    let req = Request::post(format!("/requests/{id}/{action}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(body))
+        .unwrap();
+    let res = router(h.service.clone()).oneshot(req).await.unwrap();
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Store a request; return its id and the respond link's path from the mentor's email.
+async fn requested(h: &Harness, message: &str) -> (String, String) {
+    assert_eq!(
+        post(h, form(&[("message", message)]), &[]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    let r = h
+        .service
+        .store
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.message == message)
+        .unwrap();
+    let mail = &h.service.store.mails_of(&r.id).unwrap()[0];
+    let start = mail.text_body.find("/requests/").unwrap();
+    let link = mail.text_body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    (r.id, link)
+}
+
+fn hidden_tokens(page: &str) -> Vec<String> {
+    page.match_indices("name=\"t\" value=\"")
+        .map(|(i, m)| page[i + m.len()..].split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_respond_page_shows_the_request_and_changes_nothing() {
+    let h = harness();
+    let (id, link) = requested(&h, "Please be my mentor").await;
+    for _ in 0..3 {
+        let (status, page) = get(&h, &link).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Sam Lee would like you to mentor them"));
+        assert!(page.contains("Please be my mentor"));
+        assert_eq!(
+            hidden_tokens(&page).len(),
+            2,
+            "an accept and a decline button"
+        );
+    }
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().status,
+        "pending",
+        "GET never changes state"
+    );
+    assert_eq!(
+        h.service.store.mails_of(&id).unwrap().len(),
+        3,
+        "and queues nothing"
+    );
+}
+
+#[tokio::test]
+async fn accepting_sends_contact_details_and_a_second_click_is_harmless() {
+    let h = harness();
+    let (id, link) = requested(&h, "accept me").await;
+    let page = get(&h, &link).await.1;
+    let tokens = hidden_tokens(&page);
+    let (status, page) = answer(&h, &id, "accept", &tokens[0], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Thank you for accepting"));
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().status,
+        "accepted"
+    );
+    let mails = h.service.store.mails_of(&id).unwrap();
+    let to_mentee = mails.iter().find(|m| m.kind == "accepted_mentee").unwrap();
+    assert_eq!(to_mentee.recipient, "sam@example.net");
+    assert!(
+        to_mentee.text_body.contains("ada@private.example.net"),
+        "the mentor's email"
+    );
+    assert!(to_mentee.text_body.contains("07700 900001"), "and phone");
+    assert!(to_mentee.html_body.contains("<p"), "HTML from the layout");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.kind == "accepted_admin" && m.recipient == "admin")
+    );
+    assert!(mails.iter().any(|m| m.kind == "accepted_mentor"));
+
+    let (status, page) = answer(&h, &id, "accept", &tokens[0], "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("You have accepted this request"));
+    assert_eq!(
+        h.service.store.mails_of(&id).unwrap().len(),
+        mails.len(),
+        "nothing sent twice"
+    );
+
+    let (status, page) = answer(&h, &id, "decline", &tokens[1], "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("You have already accepted this request"));
+    // The respond page now says how things stand.
+    assert!(
+        get(&h, &link)
+            .await
+            .1
+            .contains("You have accepted this request")
+    );
+}
+
+#[tokio::test]
+async fn declining_tells_the_mentee_kindly_with_the_note() {
+    let h = harness();
+    let (id, link) = requested(&h, "decline me").await;
+    let tokens = hidden_tokens(&get(&h, &link).await.1);
+    let (status, page) = answer(
+        &h,
+        &id,
+        "decline",
+        &tokens[1],
+        "Try Bob, who knows nights well.",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Thank you for letting us know"));
+    let mails = h.service.store.mails_of(&id).unwrap();
+    let to_mentee = mails.iter().find(|m| m.kind == "declined_mentee").unwrap();
+    assert!(
+        to_mentee
+            .text_body
+            .contains("Try Bob, who knows nights well.")
+    );
+    assert!(
+        to_mentee.text_body.contains("https://mentors.example.org/"),
+        "a link back to the register"
+    );
+    assert!(
+        !to_mentee.text_body.contains("ada@private"),
+        "no contact details on a decline"
+    );
+    let (status, _) = answer(&h, &id, "accept", &tokens[0], "").await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "an accept after a decline is refused"
+    );
+}
+
+#[tokio::test]
+async fn every_token_misuse_is_refused() {
+    let h = harness();
+    let (id, link) = requested(&h, "tokens").await;
+    let (other, _) = requested(&h, "another").await;
+    let tokens = hidden_tokens(&get(&h, &link).await.1);
+    let respond_token = link.split("t=").nth(1).unwrap().to_string();
+    let mut tampered = tokens[0].clone();
+    tampered.pop();
+    tampered.push(if tokens[0].ends_with('A') { 'B' } else { 'A' });
+    for (what, request, action, token, expected) in [
+        (
+            "tampered",
+            id.as_str(),
+            "accept",
+            tampered.as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "another request's",
+            other.as_str(),
+            "accept",
+            tokens[0].as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "another action's",
+            id.as_str(),
+            "decline",
+            tokens[0].as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "the email link's",
+            id.as_str(),
+            "accept",
+            respond_token.as_str(),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            "garbage",
+            id.as_str(),
+            "accept",
+            "not-a-token",
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let (status, page) = answer(&h, request, action, token, "").await;
+        assert_eq!(status, expected, "{what} token");
+        assert!(page.contains("This link is not valid"), "{what}");
+    }
+    let expired = mentorsite::requests::sign(KEY, &id, "accept", NOW - 1);
+    let (status, page) = answer(&h, &id, "accept", &expired, "").await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("This link has expired"));
+    let (status, _) = get(
+        &h,
+        &format!(
+            "/requests/{id}/respond?t={}",
+            mentorsite::requests::sign(KEY, &id, "respond", NOW - 1)
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::GONE);
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().status,
+        "pending",
+        "no misuse changed anything"
+    );
+}
+
+#[tokio::test]
+async fn a_mentor_at_capacity_gets_no_more_requests() {
+    let h = harness();
+    h._site.write(
+        "content/mentors/dr-ada-bundle/index.md",
+        &h._site
+            .read("content/mentors/dr-ada-bundle/index.md")
+            .replace("grade:", "capacity: 1\ngrade:"),
+    );
+    let again = prepare(&BuildOptions {
+        root: h._site.root().to_path_buf(),
+        ..BuildOptions::default()
+    })
+    .unwrap();
+    h.service.reload(&again.register);
+    let (id, link) = requested(&h, "first mentee").await;
+    let tokens = hidden_tokens(&get(&h, &link).await.1);
+    assert_eq!(
+        answer(&h, &id, "accept", &tokens[0], "").await.0,
+        StatusCode::OK
+    );
+    let (status, _, page) = post(&h, form(&[("email", "other@example.net")]), &[]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("mentoring as many people as they can"));
+}

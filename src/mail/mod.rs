@@ -11,8 +11,18 @@ use tera::{Context, Tera};
 
 use crate::config::{Config, Smtp, Tls};
 
-/// The kinds of email, each with `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html`.
-pub const KINDS: &[&str] = &["mentor", "admin", "mentee"];
+/// The kinds of email, each with `<kind>.subject.txt` and `<kind>.txt`, and optionally
+/// `<kind>.html` (otherwise `layout.html` shows the text as paragraphs).
+pub const KINDS: &[&str] = &[
+    "mentor",
+    "admin",
+    "mentee",
+    "accepted_mentee",
+    "accepted_mentor",
+    "accepted_admin",
+    "declined_mentee",
+    "declined_admin",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -42,14 +52,22 @@ impl Templates {
         tera.autoescape_on([".html"]);
         crate::render::theme::register_filters(&mut tera);
         let mut sources = Vec::new();
+        let mut required: Vec<String> = vec!["layout.html".into()];
         for kind in KINDS {
-            for ext in ["subject.txt", "txt", "html"] {
-                let name = format!("{kind}.{ext}");
-                let text =
-                    std::fs::read_to_string(dir.join(&name)).map_err(|e| MailError::Template {
-                        template: format!("themes/{theme}/emails/{name}"),
-                        message: e.to_string(),
-                    })?;
+            required.push(format!("{kind}.subject.txt"));
+            required.push(format!("{kind}.txt"));
+        }
+        for name in &required {
+            let text =
+                std::fs::read_to_string(dir.join(name)).map_err(|e| MailError::Template {
+                    template: format!("themes/{theme}/emails/{name}"),
+                    message: e.to_string(),
+                })?;
+            sources.push((name.clone(), text));
+        }
+        for kind in KINDS {
+            let name = format!("{kind}.html");
+            if let Ok(text) = std::fs::read_to_string(dir.join(&name)) {
                 sources.push((name, text));
             }
         }
@@ -74,10 +92,29 @@ impl Templates {
         let subject = render("subject.txt")?;
         // A subject is one line whatever the template or the data say.
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
+        let text = render("txt")?;
+        let html = if self.tera.contains_template(&format!("{kind}.html")) {
+            render("html")?
+        } else {
+            let mut with_text = ctx.clone();
+            let paragraphs: Vec<&str> = text
+                .split("\n\n")
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .collect();
+            with_text.insert("subject", &subject);
+            with_text.insert("paragraphs", &paragraphs);
+            self.tera
+                .render("layout.html", &with_text)
+                .map_err(|e| MailError::Template {
+                    template: "layout.html".into(),
+                    message: e.to_string(),
+                })?
+        };
         Ok(Composed {
             subject,
-            text: render("txt")?,
-            html: render("html")?,
+            text,
+            html,
         })
     }
 }

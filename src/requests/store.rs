@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how far a file has come.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE requests (
     id          TEXT PRIMARY KEY,
     created_at  INTEGER NOT NULL,
@@ -41,7 +42,29 @@ CREATE TABLE outbox (
     sent_at         INTEGER
 );
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
-"];
+",
+    r"
+ALTER TABLE requests ADD COLUMN answered_at INTEGER;
+ALTER TABLE requests ADD COLUMN note TEXT;
+ALTER TABLE requests ADD COLUMN reminded_at INTEGER;
+CREATE TABLE used_tokens (
+    hash    TEXT PRIMARY KEY,
+    used_at INTEGER NOT NULL
+);
+",
+];
+
+/// What a state change found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// The request moved to the new state; its emails are queued.
+    Done,
+    /// It was already in that state (a repeated click): nothing changed.
+    Already,
+    /// It is in another state, which this action cannot leave.
+    Blocked(String),
+    NotFound,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("request store: {0}")]
@@ -141,13 +164,7 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![r.id, r.created_at, r.mentor, r.name, r.email, r.mode, r.message, r.status, r.respond_by],
         )?;
-        for m in mails {
-            tx.execute(
-                "INSERT INTO outbox (request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id, next_attempt_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![r.id, m.kind, m.recipient, m.subject, m.text_body, m.html_body, m.reply_to, m.message_id, now],
-            )?;
-        }
+        insert_mails(&tx, &r.id, mails, now)?;
         tx.commit()?;
         Ok(())
     }
@@ -256,11 +273,92 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Move a pending request to `to` (`accepted` or `declined`) and queue `mails`, in one
+    /// transaction; `token_hash` is recorded as used. A second click is `Already`.
+    pub fn answer(
+        &self,
+        id: &str,
+        to: &str,
+        note: Option<&str>,
+        token_hash: &str,
+        mails: &[NewMail],
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM requests WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let outcome = match status.as_deref() {
+            None => Transition::NotFound,
+            Some(s) if s == to => Transition::Already,
+            Some("pending") => {
+                tx.execute(
+                    "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
+                            closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
+                     WHERE id = ?1 AND status = 'pending'",
+                    params![id, to, now, note],
+                )?;
+                insert_mails(&tx, id, mails, now)?;
+                Transition::Done
+            }
+            Some(other) => Transition::Blocked(other.to_string()),
+        };
+        tx.execute(
+            "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
+            params![token_hash, now],
+        )?;
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// Has this token been used before?
+    pub fn token_used(&self, token_hash: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT 1 FROM used_tokens WHERE hash = ?1",
+                params![token_hash],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Requests accepted by a mentor and not closed: their current mentees.
+    pub fn accepted_count(&self, mentor: &str) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM requests WHERE mentor = ?1 AND status = 'accepted'",
+            params![mentor],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Liveness: the database answers.
     pub fn ping(&self) -> Result<(), StoreError> {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+fn insert_mails(
+    tx: &rusqlite::Transaction,
+    request_id: &str,
+    mails: &[NewMail],
+    now: i64,
+) -> rusqlite::Result<()> {
+    for m in mails {
+        tx.execute(
+            "INSERT INTO outbox (request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![request_id, m.kind, m.recipient, m.subject, m.text_body, m.html_body, m.reply_to, m.message_id, now],
+        )?;
+    }
+    Ok(())
 }
 
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<StoredRequest> {
@@ -354,6 +452,37 @@ mod tests {
             s.mails_of("r1").unwrap().len(),
             1,
             "the failed insert left no mail behind"
+        );
+    }
+
+    #[test]
+    fn answering_is_once_and_guards_other_states() {
+        let s = Store::in_memory().unwrap();
+        s.insert(&request("r1"), &[], 100).unwrap();
+        assert_eq!(
+            s.answer("r1", "accepted", None, "t1", &[mail("mentee")], 200)
+                .unwrap(),
+            Transition::Done
+        );
+        assert!(s.token_used("t1").unwrap());
+        assert_eq!(
+            s.answer("r1", "accepted", None, "t2", &[mail("mentee")], 201)
+                .unwrap(),
+            Transition::Already
+        );
+        assert_eq!(
+            s.answer("r1", "declined", None, "t3", &[], 202).unwrap(),
+            Transition::Blocked("accepted".into())
+        );
+        assert_eq!(
+            s.mails_of("r1").unwrap().len(),
+            1,
+            "one acceptance, one set of mails"
+        );
+        assert_eq!(s.accepted_count("amara-okafor").unwrap(), 1);
+        assert_eq!(
+            s.answer("nope", "accepted", None, "t4", &[], 1).unwrap(),
+            Transition::NotFound
         );
     }
 

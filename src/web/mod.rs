@@ -1,6 +1,7 @@
 //! HTTP: serving the built site, and the request service, with axum.
 
 pub mod requests;
+pub mod respond;
 pub mod server;
 
 use std::path::{Path, PathBuf};

@@ -43,6 +43,9 @@ pub struct Contact {
     pub url: String,
     pub accepting: bool,
     pub away_until: Option<Date>,
+    /// Private: given to a mentee only when the mentor accepts.
+    pub phone: Option<String>,
+    pub capacity: Option<u32>,
 }
 
 pub type Clock = Box<dyn Fn() -> i64 + Send + Sync>;
@@ -52,10 +55,10 @@ pub struct Service {
     pub directory: RwLock<BTreeMap<String, Contact>>,
     pub store: Store,
     pub wake: Notify,
-    secret: Vec<u8>,
-    emails: Templates,
-    theme: Theme,
-    site: SiteView,
+    pub(crate) secret: Vec<u8>,
+    pub(crate) emails: Templates,
+    pub(crate) theme: Theme,
+    pub(crate) site: SiteView,
     clock: Clock,
     per_ip: DefaultKeyedRateLimiter<String>,
     /// Origins whose pages may post (config plus, under `serve`, the local address).
@@ -163,6 +166,8 @@ fn directory(config: &Config, register: &Register) -> BTreeMap<String, Contact> 
                 url: format!("{base}/mentors/{}/", m.slug),
                 accepting: m.accepting,
                 away_until: m.away_until,
+                phone: m.phone.clone(),
+                capacity: m.capacity,
             };
             (m.slug.clone(), contact)
         })
@@ -172,6 +177,9 @@ fn directory(config: &Config, register: &Register) -> BTreeMap<String, Contact> 
 pub fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/requests", post(submit))
+        .route("/requests/{id}/respond", get(super::respond::page))
+        .route("/requests/{id}/accept", post(super::respond::accept))
+        .route("/requests/{id}/decline", post(super::respond::decline))
         .route("/healthz", get(healthz))
         .with_state(service)
 }
@@ -341,6 +349,25 @@ async fn accept(s: &Service, req: Request) -> Result<Accepted, Refusal> {
         r.mentor = Some(mentor);
         return Err(r);
     }
+    let full = mentor.capacity.is_some_and(|c| {
+        s.store
+            .accepted_count(form.mentor.as_deref().unwrap_or("").trim())
+            .unwrap_or(0)
+            >= i64::from(c)
+    });
+    if full {
+        let mut r = Refusal::new(
+            StatusCode::CONFLICT,
+            "full",
+            "This mentor has as many mentees as they can take",
+            format!(
+                "{} is mentoring as many people as they can just now. Your message has not been sent; please choose another mentor from the register.",
+                mentor.name
+            ),
+        );
+        r.mentor = Some(mentor);
+        return Err(r);
+    }
     let since = s.now() - 24 * 3600;
     if s.store
         .requests_by_email_since(&valid.email, since)
@@ -370,20 +397,20 @@ async fn accept(s: &Service, req: Request) -> Result<Accepted, Refusal> {
 }
 
 #[derive(Serialize)]
-struct RequestFacts<'a> {
-    id: &'a str,
-    name: &'a str,
-    email: &'a str,
-    mode: &'a str,
-    message: &'a str,
-    respond_by: String,
-    respond_by_long: String,
+pub(crate) struct RequestFacts<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) mode: &'a str,
+    pub(crate) message: &'a str,
+    pub(crate) respond_by: String,
+    pub(crate) respond_by_long: String,
 }
 
 #[derive(Serialize)]
-struct MentorFacts<'a> {
-    name: &'a str,
-    url: &'a str,
+pub(crate) struct MentorFacts<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) url: &'a str,
 }
 
 fn store(
