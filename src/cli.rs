@@ -99,6 +99,19 @@ pub enum RequestsCommand {
         #[command(flatten)]
         root: RootArg,
     },
+    /// Send due reminders, lapse overdue requests, purge old ones (for cron; idempotent)
+    Sweep {
+        #[command(flatten)]
+        root: RootArg,
+    },
+    /// Erase every request from one email address (a data-subject erasure request)
+    Purge {
+        /// The mentee's email address
+        #[arg(long, value_name = "ADDRESS")]
+        email: String,
+        #[command(flatten)]
+        root: RootArg,
+    },
     /// Every request as CSV on standard output
     Export {
         /// Write CSV (the only format)

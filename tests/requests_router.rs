@@ -5,6 +5,7 @@ mod common;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -21,6 +22,15 @@ const ORIGIN: &str = "https://mentors.example.org";
 struct Harness {
     service: Arc<Service>,
     _site: Site,
+    clock: Arc<AtomicI64>,
+}
+
+impl Harness {
+    /// Set the service's clock to `date` at `time` UTC.
+    fn at(&self, stamp: &str) {
+        let t: jiff::Timestamp = stamp.parse().unwrap();
+        self.clock.store(t.as_second(), Ordering::SeqCst);
+    }
 }
 
 fn harness() -> Harness {
@@ -28,7 +38,15 @@ fn harness() -> Harness {
 }
 
 fn harness_with_rate(per_minute: u32) -> Harness {
+    let clock = Arc::new(AtomicI64::new(NOW));
     let site = Site::fixture("doctors");
+    site.write(
+        "site.toml",
+        &site.read("site.toml").replace(
+            "admin_email = \"admin@example.org\"",
+            "admin_email = \"admin@example.org\"\nholidays = [\"2026-12-25\", \"2026-12-28\", \"2027-01-01\"]",
+        ),
+    );
     let prepared = prepare(&BuildOptions {
         root: site.root().to_path_buf(),
         ..BuildOptions::default()
@@ -41,7 +59,10 @@ fn harness_with_rate(per_minute: u32) -> Harness {
         prepared.theme,
         Store::in_memory().unwrap(),
         b"a test key of at least thirty-two bytes".to_vec(),
-        Box::new(|| NOW),
+        {
+            let c = clock.clone();
+            Box::new(move || c.load(Ordering::SeqCst))
+        },
         Vec::new(),
     )
     .expect("service");
@@ -49,6 +70,7 @@ fn harness_with_rate(per_minute: u32) -> Harness {
     Harness {
         service: Arc::new(service),
         _site: site,
+        clock,
     }
 }
 
@@ -656,4 +678,159 @@ async fn a_mentor_at_capacity_gets_no_more_requests() {
     let (status, _, page) = post(&h, form(&[("email", "other@example.net")]), &[]).await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(page.contains("mentoring as many people as they can"));
+}
+
+// ---- Reminders and lapse (issue 6) --------------------------------------------------------
+
+use mentorsite::web::sweep::{SweepReport, sweep};
+
+fn kinds(h: &Harness, id: &str) -> Vec<String> {
+    h.service
+        .store
+        .mails_of(id)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reminder_on_the_third_working_day_and_lapse_after_the_fifth() {
+    let h = harness(); // Monday 23 November 2026
+    let (id, link) = requested(&h, "waiting").await;
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().respond_by,
+        "2026-11-30"
+    );
+    h.at("2026-11-25T16:00:00Z"); // Wednesday: too early
+    assert_eq!(sweep(&h.service).unwrap(), SweepReport::default());
+    h.at("2026-11-26T08:00:00Z"); // Thursday: the reminder day
+    assert_eq!(sweep(&h.service).unwrap().reminded, 1);
+    assert_eq!(sweep(&h.service).unwrap().reminded, 0, "once");
+    let reminder = h
+        .service
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == "reminder_mentor")
+        .unwrap();
+    assert_eq!(reminder.recipient, "mentor:dr-ada-bundle");
+    assert!(
+        reminder.text_body.contains("/respond?t="),
+        "with a fresh link"
+    );
+    h.at("2026-11-30T22:00:00Z"); // the deadline day itself: still time
+    assert_eq!(sweep(&h.service).unwrap().lapsed, 0);
+    h.at("2026-12-01T00:30:00Z"); // Tuesday: lapsed
+    assert_eq!(sweep(&h.service).unwrap().lapsed, 1);
+    assert_eq!(sweep(&h.service).unwrap().lapsed, 0, "once");
+    assert_eq!(h.service.store.get(&id).unwrap().unwrap().status, "lapsed");
+    let k = kinds(&h, &id);
+    for kind in ["lapsed_mentee", "lapsed_mentor", "lapsed_admin"] {
+        assert_eq!(k.iter().filter(|x| *x == kind).count(), 1, "{kind}: {k:?}");
+    }
+    let lapsed_note = h
+        .service
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == "lapsed_mentee")
+        .unwrap();
+    assert_eq!(lapsed_note.recipient, "sam@example.net");
+    assert!(
+        lapsed_note
+            .text_body
+            .contains("https://mentors.example.org/"),
+        "pointed back to the register"
+    );
+    // Answering a lapsed request says so.
+    let (status, page) = get(&h, &link).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("This request has lapsed"));
+}
+
+#[tokio::test]
+async fn the_deadline_skips_bank_holidays() {
+    let h = harness();
+    h.at("2026-12-22T10:00:00Z"); // Tuesday before Christmas
+    let (id, _) = requested(&h, "christmas").await;
+    // 23, 24, (25 holiday, weekend, 28 holiday), 29, 30, 31.
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().respond_by,
+        "2026-12-31"
+    );
+    // The reminder comes after 3 working days: 23, 24, then 29 (the 25th to 28th are not).
+    h.at("2026-12-28T12:00:00Z");
+    assert_eq!(
+        sweep(&h.service).unwrap().reminded,
+        0,
+        "not on the bank holiday"
+    );
+    h.at("2026-12-29T09:00:00Z");
+    assert_eq!(sweep(&h.service).unwrap().reminded, 1);
+    h.at("2026-12-31T23:59:00Z");
+    assert_eq!(
+        sweep(&h.service).unwrap().lapsed,
+        0,
+        "the last day is still in time"
+    );
+    h.at("2027-01-01T12:00:00Z");
+    assert_eq!(
+        sweep(&h.service).unwrap().lapsed,
+        1,
+        "lapsed on New Year's Day"
+    );
+}
+
+#[test]
+fn two_sweeps_at_once_send_each_reminder_once() {
+    let site = Site::fixture("doctors");
+    let db = site.path("data/requests.sqlite");
+    let make = || {
+        let prepared = prepare(&BuildOptions {
+            root: site.root().to_path_buf(),
+            ..BuildOptions::default()
+        })
+        .unwrap();
+        Arc::new(
+            Service::new(
+                site.root(),
+                prepared.config,
+                &prepared.register,
+                prepared.theme,
+                Store::open(&db).unwrap(),
+                KEY.to_vec(),
+                Box::new(|| NOW + 4 * 24 * 3600),
+                Vec::new(),
+            )
+            .unwrap(),
+        )
+    };
+    let (a, b) = (make(), make());
+    // Five requests made on Monday, stored through the first service's store directly.
+    for i in 0..5 {
+        let r = mentorsite::requests::store::StoredRequest {
+            id: format!("req{i}"),
+            created_at: NOW,
+            mentor: "dr-ada-bundle".into(),
+            name: "Sam".into(),
+            email: format!("sam{i}@example.net"),
+            mode: "video".into(),
+            message: "hello".into(),
+            status: "pending".into(),
+            respond_by: "2026-11-30".into(),
+        };
+        a.store.insert(&r, &[], NOW).unwrap();
+    }
+    let (ta, tb) = (a.clone(), b.clone());
+    let one = std::thread::spawn(move || sweep(&ta).unwrap());
+    let two = std::thread::spawn(move || sweep(&tb).unwrap());
+    let total = one.join().unwrap().reminded + two.join().unwrap().reminded;
+    assert_eq!(total, 5, "between them, each request reminded once");
+    for i in 0..5 {
+        let reminders = a.store.mails_of(&format!("req{i}")).unwrap().len();
+        assert_eq!(reminders, 1, "req{i}");
+    }
 }

@@ -9,8 +9,13 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
     let root = match &cmd {
         RequestsCommand::List { root }
         | RequestsCommand::Show { root, .. }
-        | RequestsCommand::Export { root, .. } => root.root.clone(),
+        | RequestsCommand::Export { root, .. }
+        | RequestsCommand::Purge { root, .. }
+        | RequestsCommand::Sweep { root } => root.root.clone(),
     };
+    if matches!(cmd, RequestsCommand::Sweep { .. }) {
+        return sweep(&root);
+    }
     let config = match Config::load(&root) {
         Ok(Ok(c)) => c,
         Ok(Err(diags)) => {
@@ -44,6 +49,8 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         RequestsCommand::List { .. } => list(&store),
         RequestsCommand::Show { id, .. } => show(&store, &id),
         RequestsCommand::Export { .. } => export(&store),
+        RequestsCommand::Purge { email, .. } => purge(&store, &email),
+        RequestsCommand::Sweep { .. } => unreachable!("handled above"),
     };
     match result {
         Ok(code) => code,
@@ -158,4 +165,62 @@ fn export(store: &Store) -> Result {
     }
     w.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn purge(store: &Store, email: &str) -> Result {
+    let n = store.purge_email(email)?;
+    println!(
+        "Erased {n} request{} (and their emails) from that address.",
+        if n == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reminders, lapse and retention, once, for a cron job. Emails are queued for the running
+/// endpoint to send.
+fn sweep(root: &std::path::Path) -> ExitCode {
+    let Ok(secret) = std::env::var("MENTORSITE_SECRET") else {
+        eprintln!(
+            "error: MENTORSITE_SECRET is not set: reminders carry signed links. Use the endpoint's value."
+        );
+        return ExitCode::from(super::FAILURE);
+    };
+    let opts = mentorsite::site::BuildOptions {
+        root: root.to_path_buf(),
+        ..Default::default()
+    };
+    let prepared = match mentorsite::site::prepare(&opts) {
+        Ok(p) => p,
+        Err(e) => return super::report_error(e),
+    };
+    let mode = mentorsite::web::server::MailMode::Configured;
+    let root = root.to_path_buf();
+    super::block_on(async move {
+        let (service, _) = match mentorsite::web::server::service(
+            &root,
+            prepared,
+            secret.into_bytes(),
+            mode,
+            Vec::new(),
+        ) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(super::FAILURE);
+            }
+        };
+        match mentorsite::web::sweep::sweep(&service) {
+            Ok(r) => {
+                println!(
+                    "Sweep: {} reminded, {} lapsed, {} purged under the retention rule.",
+                    r.reminded, r.lapsed, r.purged
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(super::FAILURE)
+            }
+        }
+    })
 }

@@ -22,6 +22,10 @@ pub const KINDS: &[&str] = &[
     "accepted_admin",
     "declined_mentee",
     "declined_admin",
+    "reminder_mentor",
+    "lapsed_mentee",
+    "lapsed_mentor",
+    "lapsed_admin",
 ];
 
 #[derive(Debug, thiserror::Error)]

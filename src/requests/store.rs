@@ -316,6 +316,64 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Pending requests, oldest first (for the sweep).
+    pub fn pending(&self) -> Result<Vec<(StoredRequest, Option<i64>)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, created_at, mentor, name, email, mode, message, status, respond_by, reminded_at
+             FROM requests WHERE status = 'pending' ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((request_row(r)?, r.get::<_, Option<i64>>(9)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Mark a pending request reminded and queue `mails`, once: `false` if another sweep (or
+    /// an answer) got there first.
+    pub fn remind(&self, id: &str, mails: &[NewMail], now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE requests SET reminded_at = ?2 WHERE id = ?1 AND status = 'pending' AND reminded_at IS NULL",
+            params![id, now],
+        )?;
+        if changed == 1 {
+            insert_mails(&tx, id, mails, now)?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Lapse a pending request and queue `mails`, once.
+    pub fn lapse(&self, id: &str, mails: &[NewMail], now: i64) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE requests SET status = 'lapsed', closed_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            params![id, now],
+        )?;
+        if changed == 1 {
+            insert_mails(&tx, id, mails, now)?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
+    }
+
+    /// Delete requests closed before `before` (and their emails): the retention rule.
+    pub fn purge_closed_before(&self, before: i64) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM requests WHERE closed_at IS NOT NULL AND closed_at < ?1",
+            params![before],
+        )?)
+    }
+
+    /// Erase every request from `email` (and its emails): an erasure request. Returns how many.
+    pub fn purge_email(&self, email: &str) -> Result<usize, StoreError> {
+        Ok(self.conn().execute(
+            "DELETE FROM requests WHERE lower(email) = lower(?1)",
+            params![email],
+        )?)
+    }
+
     /// Has this token been used before?
     pub fn token_used(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(self

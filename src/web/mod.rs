@@ -3,6 +3,7 @@
 pub mod requests;
 pub mod respond;
 pub mod server;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -141,6 +141,17 @@ impl Service {
         self.per_ip = RateLimiter::keyed(Quota::per_minute(n));
     }
 
+    /// A fresh link for the mentor to answer `id` (valid 60 days).
+    pub fn respond_url(&self, id: &str) -> String {
+        let base = if self.config.requests.url.is_empty() {
+            &self.config.base_url
+        } else {
+            &self.config.requests.url
+        };
+        let token = requests::sign(&self.secret, id, "respond", self.now() + 60 * 24 * 3600);
+        format!("{base}/requests/{id}/respond?t={token}")
+    }
+
     /// The address behind a stored recipient: `mentor:<slug>`, `admin`, or an address.
     pub fn address_of(&self, recipient: &str) -> Option<String> {
         if let Some(slug) = recipient.strip_prefix("mentor:") {

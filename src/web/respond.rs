@@ -313,13 +313,45 @@ fn compose(
     to: &str,
     note: Option<&str>,
 ) -> Result<Vec<NewMail>, String> {
+    let contact_email = s
+        .directory
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&r.mentor)
+        .map(|c| c.email.clone())
+        .ok_or("the mentor is no longer on the register")?;
+    let admin = s.config.scheme.admin_email.clone();
+    let mentor = format!("mentor:{}", r.mentor);
+    let list: Vec<(&'static str, String, Option<String>)> = if to == "accepted" {
+        vec![
+            ("accepted_mentee", r.email.clone(), Some(contact_email)),
+            ("accepted_mentor", mentor, Some(r.email.clone())),
+            ("accepted_admin", "admin".into(), None),
+        ]
+    } else {
+        vec![
+            ("declined_mentee", r.email.clone(), Some(admin)),
+            ("declined_admin", "admin".into(), None),
+        ]
+    };
+    mails(s, r, &list, note, None)
+}
+
+/// Compose `list` (kind, recipient, reply-to) for request `r`. Templates get `site`,
+/// `request`, `mentor` (with contact details), `note` and `respond_url`.
+pub(crate) fn mails(
+    s: &Service,
+    r: &StoredRequest,
+    list: &[(&'static str, String, Option<String>)],
+    note: Option<&str>,
+    respond_url: Option<&str>,
+) -> Result<Vec<NewMail>, String> {
     let contact = s
         .directory
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(&r.mentor)
-        .cloned()
-        .ok_or("the mentor is no longer on the register")?;
+        .cloned();
     #[derive(Serialize)]
     struct MentorContact<'a> {
         name: &'a str,
@@ -333,42 +365,27 @@ fn compose(
     ctx.insert(
         "mentor",
         &MentorContact {
-            name: &contact.name,
-            url: &contact.url,
-            email: &contact.email,
-            phone: contact.phone.as_deref(),
+            name: contact
+                .as_ref()
+                .map_or(r.mentor.as_str(), |c| c.name.as_str()),
+            url: contact.as_ref().map_or("", |c| c.url.as_str()),
+            email: contact.as_ref().map_or("", |c| c.email.as_str()),
+            phone: contact.as_ref().and_then(|c| c.phone.as_deref()),
         },
     );
     ctx.insert("note", &note.unwrap_or(""));
+    ctx.insert("respond_url", &respond_url.unwrap_or(""));
     let from = &s.config.email.from;
-    let admin = s.config.scheme.admin_email.clone();
-    let mentor = format!("mentor:{}", r.mentor);
-    let list: Vec<(&'static str, String, Option<String>)> = if to == "accepted" {
-        vec![
-            (
-                "accepted_mentee",
-                r.email.clone(),
-                Some(contact.email.clone()),
-            ),
-            ("accepted_mentor", mentor, Some(r.email.clone())),
-            ("accepted_admin", "admin".into(), None),
-        ]
-    } else {
-        vec![
-            ("declined_mentee", r.email.clone(), Some(admin)),
-            ("declined_admin", "admin".into(), None),
-        ]
-    };
-    list.into_iter()
+    list.iter()
         .map(|(kind, recipient, reply_to)| {
             let c = s.emails.compose(kind, &ctx).map_err(|e| e.to_string())?;
             Ok(NewMail {
                 kind,
-                recipient,
+                recipient: recipient.clone(),
                 subject: c.subject,
                 text_body: c.text,
                 html_body: c.html,
-                reply_to,
+                reply_to: reply_to.clone(),
                 message_id: mail::message_id(&r.id, kind, from),
             })
         })

@@ -87,8 +87,9 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(crate::outbox::run(service.clone(), mailer, stop_rx.clone()));
     if let Some(root) = root {
-        tokio::spawn(watch_content(root, service.clone(), stop_rx));
+        tokio::spawn(watch_content(root, service.clone(), stop_rx.clone()));
     }
+    tokio::spawn(sweep_every(service.clone(), stop_rx));
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -99,6 +100,19 @@ pub async fn run(
     service.wake.notify_one();
     let _ = worker.await;
     served
+}
+
+/// Run the sweep (reminders, lapse, retention) at start and every ten minutes.
+async fn sweep_every(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = super::sweep::sweep(&service) {
+            crate::log::event("sweep_error", &[("error", &e.to_string())]);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Every 30 seconds, reload the register if anything under `content/` changed. A register with
