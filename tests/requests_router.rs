@@ -295,18 +295,27 @@ async fn too_many_posts_from_one_client_429() {
 }
 
 #[tokio::test]
-async fn too_many_requests_from_one_mentee_429() {
+async fn a_mentee_may_have_three_requests_waiting_and_five_a_day() {
     let h = harness();
-    for i in 0..5 {
+    for i in 0..3 {
         let (status, _, _) = post(&h, form(&[("message", &format!("request {i}"))]), &[]).await;
         assert_eq!(status, StatusCode::SEE_OTHER);
     }
-    let (status, _, page) = post(
-        &h,
-        form(&[("email", "SAM@example.net".to_lowercase().as_str())]),
-        &[],
-    )
-    .await;
+    let (status, _, page) = post(&h, form(&[("message", "a fourth")]), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("You already have requests waiting"));
+    // Once answered they no longer wait; the daily limit still holds.
+    for r in h.service.store.list().unwrap() {
+        h.service
+            .store
+            .answer(&r.id, "declined", None, &r.id, &[], NOW)
+            .unwrap();
+    }
+    for i in 3..5 {
+        let (status, _, _) = post(&h, form(&[("message", &format!("request {i}"))]), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (status, _, page) = post(&h, form(&[("message", "a sixth")]), &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("You have sent several requests today"));
     assert_eq!(h.service.store.list().unwrap().len(), 5);
@@ -833,4 +842,72 @@ fn two_sweeps_at_once_send_each_reminder_once() {
         let reminders = a.store.mails_of(&format!("req{i}")).unwrap().len();
         assert_eq!(reminders, 1, "req{i}");
     }
+}
+
+#[tokio::test]
+async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
+    let h = harness();
+    let (id, _) = requested(&h, "withdraw me").await;
+    let ack = h
+        .service
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == "mentee")
+        .unwrap();
+    let start = ack.text_body.find("/requests/").unwrap();
+    let link = ack.text_body[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(link.contains("/withdraw?t="), "{link}");
+    let (status, page) = get(&h, &link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Withdraw your request to Ada Lovelace-Byron?"));
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().status,
+        "pending",
+        "GET changes nothing"
+    );
+    let token = link.split("t=").nth(1).unwrap();
+    let (status, page) = answer(&h, &id, "withdraw", token, "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your request is withdrawn"));
+    assert_eq!(
+        h.service.store.get(&id).unwrap().unwrap().status,
+        "withdrawn"
+    );
+    let k = kinds(&h, &id);
+    assert!(
+        k.contains(&"withdrawn_mentor".to_string()) && k.contains(&"withdrawn_admin".to_string()),
+        "{k:?}"
+    );
+    assert_eq!(
+        answer(&h, &id, "withdraw", token, "").await.0,
+        StatusCode::OK,
+        "a second click is harmless"
+    );
+    // The mentor's link now says so (410), and a mentor's token cannot withdraw.
+    let (_, respond) = requested(&h, "another").await;
+    let other_id = h
+        .service
+        .store
+        .list()
+        .unwrap()
+        .into_iter()
+        .find(|r| r.message == "another")
+        .unwrap()
+        .id;
+    let respond_token = respond.split("t=").nth(1).unwrap();
+    assert_eq!(
+        answer(&h, &other_id, "withdraw", respond_token, "").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let mentor_link = h.service.respond_url(&id);
+    let path = &mentor_link["https://mentors.example.org".len()..];
+    let (status, page) = get(&h, path).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(page.contains("This request was withdrawn"));
 }

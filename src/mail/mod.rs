@@ -26,6 +26,8 @@ pub const KINDS: &[&str] = &[
     "lapsed_mentee",
     "lapsed_mentor",
     "lapsed_admin",
+    "withdrawn_mentor",
+    "withdrawn_admin",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -374,6 +374,48 @@ impl Store {
         )?)
     }
 
+    /// Withdraw a pending or accepted request (the mentee's choice) and queue `mails`.
+    pub fn withdraw(
+        &self,
+        id: &str,
+        mails: &[NewMail],
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let status: Option<String> = tx
+            .query_row(
+                "SELECT status FROM requests WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let outcome = match status.as_deref() {
+            None => Transition::NotFound,
+            Some("withdrawn") => Transition::Already,
+            Some("pending" | "accepted") => {
+                tx.execute(
+                    "UPDATE requests SET status = 'withdrawn', closed_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                insert_mails(&tx, id, mails, now)?;
+                Transition::Done
+            }
+            Some(other) => Transition::Blocked(other.to_string()),
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    /// How many requests from `email` are waiting for an answer.
+    pub fn pending_by_email(&self, email: &str) -> Result<i64, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT COUNT(*) FROM requests WHERE lower(email) = lower(?1) AND status = 'pending'",
+            params![email],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Has this token been used before?
     pub fn token_used(&self, token_hash: &str) -> Result<bool, StoreError> {
         Ok(self

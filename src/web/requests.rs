@@ -34,6 +34,8 @@ use crate::requests::{self, Form, FormErrors};
 pub const MAX_BODY: usize = 16 * 1024;
 /// Requests one address may make in a day.
 pub const PER_EMAIL_PER_DAY: i64 = 5;
+/// Requests one mentee may have waiting for an answer at once.
+pub const PENDING_PER_MENTEE: i64 = 3;
 
 /// What the service knows of a mentor: looked up by slug, never taken from the form.
 #[derive(Debug, Clone)]
@@ -141,6 +143,17 @@ impl Service {
         self.per_ip = RateLimiter::keyed(Quota::per_minute(n));
     }
 
+    /// The mentee's link to withdraw `id` (valid 180 days).
+    pub fn withdraw_url(&self, id: &str) -> String {
+        let base = if self.config.requests.url.is_empty() {
+            &self.config.base_url
+        } else {
+            &self.config.requests.url
+        };
+        let token = requests::sign(&self.secret, id, "withdraw", self.now() + 180 * 24 * 3600);
+        format!("{base}/requests/{id}/withdraw?t={token}")
+    }
+
     /// A fresh link for the mentor to answer `id` (valid 60 days).
     pub fn respond_url(&self, id: &str) -> String {
         let base = if self.config.requests.url.is_empty() {
@@ -191,6 +204,10 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/requests/{id}/respond", get(super::respond::page))
         .route("/requests/{id}/accept", post(super::respond::accept))
         .route("/requests/{id}/decline", post(super::respond::decline))
+        .route(
+            "/requests/{id}/withdraw",
+            get(super::respond::withdraw_page).post(super::respond::withdraw),
+        )
         .route("/healthz", get(healthz))
         .with_state(service)
 }
@@ -379,6 +396,17 @@ async fn accept(s: &Service, req: Request) -> Result<Accepted, Refusal> {
         r.mentor = Some(mentor);
         return Err(r);
     }
+    if s.store.pending_by_email(&valid.email).unwrap_or(0) >= PENDING_PER_MENTEE {
+        crate::log::event("request_refused", &[("reason", "pending_limit")]);
+        return Err(Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pending_limit",
+            "You already have requests waiting",
+            format!(
+                "You have {PENDING_PER_MENTEE} requests waiting for an answer. Please wait for one of those mentors to reply (or withdraw a request from the link in its email) before sending another."
+            ),
+        ));
+    }
     let since = s.now() - 24 * 3600;
     if s.store
         .requests_by_email_since(&valid.email, since)
@@ -468,6 +496,7 @@ fn store(
         "respond_url",
         &format!("{base}/requests/{id}/respond?t={token}"),
     );
+    ctx.insert("withdraw_url", &s.withdraw_url(&id));
     let from = &s.config.email.from;
     let mut mails = Vec::new();
     for (kind, recipient, reply_to) in [

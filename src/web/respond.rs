@@ -413,6 +413,7 @@ fn base_context(s: &Service, r: &StoredRequest) -> Context {
     ctx.insert("site", &s.site);
     ctx.insert("current_url", "");
     ctx.insert("request", &request_facts(r));
+    ctx.insert("status", &r.status);
     let name = s
         .directory
         .read()
@@ -452,4 +453,146 @@ fn template_failed(e: &tera::Error) -> Response {
         "Something went wrong on our side.",
     )
         .into_response()
+}
+
+/// `GET /requests/{id}/withdraw?t=…`: the mentee's own link; shows a confirmation button and
+/// changes nothing.
+pub async fn withdraw_page(
+    State(s): State<Arc<Service>>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Response {
+    if let Err(e) = requests::verify(&s.secret, &q.t, &id, "withdraw", s.now()) {
+        return render_outcome(&s, token_problem(e));
+    }
+    let Some(r) = s.store.get(&id).ok().flatten() else {
+        return render_outcome(
+            &s,
+            outcome(
+                StatusCode::NOT_FOUND,
+                "We could not find this request",
+                "It may have been removed under the scheme's retention rules.",
+            ),
+        );
+    };
+    if let Some(o) = closed_for_mentee(&r) {
+        return render_outcome(&s, o);
+    }
+    let mut ctx = base_context(&s, &r);
+    ctx.insert("token", &q.t);
+    ctx.insert(
+        "action",
+        &format!("{}/requests/{id}/withdraw", action_base(&s)),
+    );
+    match s.theme.tera.render("withdraw.html", &ctx) {
+        Ok(html) => (StatusCode::OK, [("cache-control", "no-store")], Html(html)).into_response(),
+        Err(e) => template_failed(&e),
+    }
+}
+
+/// `POST /requests/{id}/withdraw`: the mentor and the admin are told.
+pub async fn withdraw(
+    State(s): State<Arc<Service>>,
+    Path(id): Path<String>,
+    Form(f): Form<AnswerForm>,
+) -> Response {
+    let now = s.now();
+    if let Err(e) = requests::verify(&s.secret, &f.t, &id, "withdraw", now) {
+        return render_outcome(&s, token_problem(e));
+    }
+    let Some(r) = s.store.get(&id).ok().flatten() else {
+        return render_outcome(
+            &s,
+            outcome(
+                StatusCode::NOT_FOUND,
+                "We could not find this request",
+                "It may have been removed.",
+            ),
+        );
+    };
+    let list = [
+        ("withdrawn_mentor", format!("mentor:{}", r.mentor), None),
+        ("withdrawn_admin", "admin".to_string(), None),
+    ];
+    let m = match mails(&s, &r, &list, None, None) {
+        Ok(m) => m,
+        Err(e) => {
+            crate::log::event("request_error", &[("request", &id), ("error", &e)]);
+            return render_outcome(
+                &s,
+                outcome(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side",
+                    "Your request was not withdrawn. Please try again in a few minutes.",
+                ),
+            );
+        }
+    };
+    match s.store.withdraw(&id, &m, now) {
+        Ok(Transition::Done) => {
+            crate::log::event("request_withdrawn", &[("request", &id)]);
+            s.wake.notify_one();
+            render_outcome(
+                &s,
+                outcome(
+                    StatusCode::OK,
+                    "Your request is withdrawn",
+                    "We have told the mentor and the scheme's team. You are welcome to choose another mentor whenever you are ready.",
+                ),
+            )
+        }
+        Ok(Transition::Already) => render_outcome(
+            &s,
+            outcome(
+                StatusCode::OK,
+                "Your request is withdrawn",
+                "It was withdrawn already; nothing more is needed.",
+            ),
+        ),
+        Ok(_) => render_outcome(
+            &s,
+            closed_for_mentee(&r).unwrap_or_else(|| {
+                outcome(
+                    StatusCode::GONE,
+                    "This request is closed",
+                    "Nothing more is needed.",
+                )
+            }),
+        ),
+        Err(e) => {
+            crate::log::event(
+                "request_error",
+                &[("request", &id), ("error", &e.to_string())],
+            );
+            render_outcome(
+                &s,
+                outcome(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side",
+                    "Your request was not withdrawn. Please try again in a few minutes.",
+                ),
+            )
+        }
+    }
+}
+
+fn closed_for_mentee(r: &StoredRequest) -> Option<Outcome> {
+    match r.status.as_str() {
+        "declined" => Some(outcome(
+            StatusCode::GONE,
+            "This request is closed",
+            "The mentor was not able to take you on, so there is nothing to withdraw. You are welcome to choose another mentor.",
+        )),
+        "lapsed" => Some(outcome(
+            StatusCode::GONE,
+            "This request has lapsed",
+            "It was not answered in time, so there is nothing to withdraw. You are welcome to choose another mentor.",
+        )),
+        "withdrawn" => Some(outcome(
+            StatusCode::GONE,
+            "This request was withdrawn",
+            "Nothing more is needed.",
+        )),
+        _ => None,
+    }
 }
