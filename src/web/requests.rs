@@ -145,24 +145,23 @@ impl Service {
 
     /// The mentee's link to withdraw `id` (valid 180 days).
     pub fn withdraw_url(&self, id: &str) -> String {
-        let base = if self.config.requests.url.is_empty() {
-            &self.config.base_url
-        } else {
-            &self.config.requests.url
-        };
-        let token = requests::sign(&self.secret, id, "withdraw", self.now() + 180 * 24 * 3600);
-        format!("{base}/requests/{id}/withdraw?t={token}")
+        self.link(id, "withdraw", 180)
     }
 
     /// A fresh link for the mentor to answer `id` (valid 60 days).
     pub fn respond_url(&self, id: &str) -> String {
+        self.link(id, "respond", 60)
+    }
+
+    /// `<service>/requests/<id>/<action>?t=<token valid for `days`>`.
+    fn link(&self, id: &str, action: &str, days: i64) -> String {
         let base = if self.config.requests.url.is_empty() {
             &self.config.base_url
         } else {
             &self.config.requests.url
         };
-        let token = requests::sign(&self.secret, id, "respond", self.now() + 60 * 24 * 3600);
-        format!("{base}/requests/{id}/respond?t={token}")
+        let token = requests::sign(&self.secret, id, action, self.now() + days * 24 * 3600);
+        format!("{base}/requests/{id}/{action}?t={token}")
     }
 
     /// The address behind a stored recipient: `mentor:<slug>`, `admin`, or an address.
@@ -464,13 +463,6 @@ fn store(
         s.config.scheme.response_working_days,
         &s.config.scheme.holidays,
     );
-    let base = if s.config.requests.url.is_empty() {
-        &s.config.base_url
-    } else {
-        &s.config.requests.url
-    };
-    let expires = s.now() + 60 * 24 * 3600;
-    let token = requests::sign(&s.secret, &id, "respond", expires);
     let mut ctx = Context::new();
     ctx.insert("site", &SiteFacts::of(&s.config));
     ctx.insert(
@@ -492,10 +484,7 @@ fn store(
             url: &mentor.url,
         },
     );
-    ctx.insert(
-        "respond_url",
-        &format!("{base}/requests/{id}/respond?t={token}"),
-    );
+    ctx.insert("respond_url", &s.respond_url(&id));
     ctx.insert("withdraw_url", &s.withdraw_url(&id));
     let from = &s.config.email.from;
     let mut mails = Vec::new();

@@ -83,6 +83,18 @@ fn closed(r: &StoredRequest) -> Option<Outcome> {
     }
 }
 
+/// Check `token` for `action` on request `id` and load it; otherwise what to tell the reader.
+fn authorised(s: &Service, id: &str, action: &str, token: &str) -> Result<StoredRequest, Outcome> {
+    requests::verify(&s.secret, token, id, action, s.now()).map_err(token_problem)?;
+    s.store.get(id).ok().flatten().ok_or_else(|| {
+        outcome(
+            StatusCode::NOT_FOUND,
+            "We could not find this request",
+            "It may have been removed under the scheme's retention rules.",
+        )
+    })
+}
+
 /// `GET /requests/{id}/respond?t=…`: read-only.
 pub async fn page(
     State(s): State<Arc<Service>>,
@@ -90,18 +102,9 @@ pub async fn page(
     Query(q): Query<TokenQuery>,
 ) -> Response {
     let now = s.now();
-    if let Err(e) = requests::verify(&s.secret, &q.t, &id, "respond", now) {
-        return render_outcome(&s, token_problem(e));
-    }
-    let Some(r) = s.store.get(&id).ok().flatten() else {
-        return render_outcome(
-            &s,
-            outcome(
-                StatusCode::NOT_FOUND,
-                "We could not find this request",
-                "It may have been removed under the scheme's retention rules.",
-            ),
-        );
+    let r = match authorised(&s, &id, "respond", &q.t) {
+        Ok(r) => r,
+        Err(o) => return render_outcome(&s, o),
     };
     if let Some(o) = closed(&r) {
         return render_outcome(&s, o);
@@ -178,18 +181,9 @@ pub async fn decline(
 
 fn answer(s: &Service, id: &str, action: &str, token: &str, note: Option<&str>) -> Response {
     let now = s.now();
-    if let Err(e) = requests::verify(&s.secret, token, id, action, now) {
-        return render_outcome(s, token_problem(e));
-    }
-    let Some(r) = s.store.get(id).ok().flatten() else {
-        return render_outcome(
-            s,
-            outcome(
-                StatusCode::NOT_FOUND,
-                "We could not find this request",
-                "It may have been removed under the scheme's retention rules.",
-            ),
-        );
+    let r = match authorised(s, id, action, token) {
+        Ok(r) => r,
+        Err(o) => return render_outcome(s, o),
     };
     if let Some(o) = closed(&r) {
         return render_outcome(s, o);
@@ -462,18 +456,9 @@ pub async fn withdraw_page(
     Path(id): Path<String>,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    if let Err(e) = requests::verify(&s.secret, &q.t, &id, "withdraw", s.now()) {
-        return render_outcome(&s, token_problem(e));
-    }
-    let Some(r) = s.store.get(&id).ok().flatten() else {
-        return render_outcome(
-            &s,
-            outcome(
-                StatusCode::NOT_FOUND,
-                "We could not find this request",
-                "It may have been removed under the scheme's retention rules.",
-            ),
-        );
+    let r = match authorised(&s, &id, "withdraw", &q.t) {
+        Ok(r) => r,
+        Err(o) => return render_outcome(&s, o),
     };
     if let Some(o) = closed_for_mentee(&r) {
         return render_outcome(&s, o);
@@ -497,18 +482,9 @@ pub async fn withdraw(
     Form(f): Form<AnswerForm>,
 ) -> Response {
     let now = s.now();
-    if let Err(e) = requests::verify(&s.secret, &f.t, &id, "withdraw", now) {
-        return render_outcome(&s, token_problem(e));
-    }
-    let Some(r) = s.store.get(&id).ok().flatten() else {
-        return render_outcome(
-            &s,
-            outcome(
-                StatusCode::NOT_FOUND,
-                "We could not find this request",
-                "It may have been removed.",
-            ),
-        );
+    let r = match authorised(&s, &id, "withdraw", &f.t) {
+        Ok(r) => r,
+        Err(o) => return render_outcome(&s, o),
     };
     let list = [
         ("withdrawn_mentor", format!("mentor:{}", r.mentor), None),
