@@ -58,15 +58,6 @@ pub fn run(args: EndpointArgs) -> ExitCode {
             "Request service listening at http://{local}/ (POST /requests, GET /healthz); press Ctrl-C to stop"
         );
         let app = mentorsite::web::requests::router(service.clone());
-        match server::run(listener, app, service, mailer, Some(root)).await {
-            Ok(()) => {
-                println!("Stopped.");
-                ExitCode::from(super::OK)
-            }
-            Err(e) => {
-                eprintln!("error: the server stopped: {e}");
-                ExitCode::from(super::FAILURE)
-            }
-        }
+        super::stopped(server::run(listener, app, service, mailer, Some(root)).await)
     })
 }

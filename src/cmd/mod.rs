@@ -50,3 +50,35 @@ pub fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
         }
     }
 }
+
+/// `site.toml` under `root`, or the exit code after printing why not.
+pub fn load_config(root: &std::path::Path) -> Result<mentorsite::config::Config, ExitCode> {
+    match mentorsite::config::Config::load(root) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(diags)) => {
+            eprint!("{}", diags.render_text());
+            Err(ExitCode::from(CONTENT_ERRORS))
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot read {}: {e}",
+                root.join(mentorsite::config::FILE_NAME).display()
+            );
+            Err(ExitCode::from(FAILURE))
+        }
+    }
+}
+
+/// The exit code once a server has stopped.
+pub fn stopped(result: std::io::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => {
+            println!("Stopped.");
+            ExitCode::from(OK)
+        }
+        Err(e) => {
+            eprintln!("error: the server stopped: {e}");
+            ExitCode::from(FAILURE)
+        }
+    }
+}

@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use mentorsite::config::Config;
 use mentorsite::scaffold;
 
 use crate::cli::NewCommand;
@@ -8,19 +7,9 @@ use crate::cli::NewCommand;
 pub fn run(cmd: NewCommand) -> ExitCode {
     let NewCommand::Mentor { name, root } = cmd;
     let root = root.root;
-    let config = match Config::load(&root) {
-        Ok(Ok(c)) => c,
-        Ok(Err(diags)) => {
-            eprint!("{}", diags.render_text());
-            return ExitCode::from(super::CONTENT_ERRORS);
-        }
-        Err(e) => {
-            eprintln!(
-                "error: cannot read {}: {e}",
-                root.join(mentorsite::config::FILE_NAME).display()
-            );
-            return ExitCode::from(super::FAILURE);
-        }
+    let config = match super::load_config(&root) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     match scaffold::new_mentor(&root, &config, &name) {
         Ok(path) => {

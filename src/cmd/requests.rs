@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use mentorsite::config::Config;
 use mentorsite::requests::store::Store;
 
 use crate::cli::RequestsCommand;
@@ -16,19 +15,9 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
     if matches!(cmd, RequestsCommand::Sweep { .. }) {
         return sweep(&root);
     }
-    let config = match Config::load(&root) {
-        Ok(Ok(c)) => c,
-        Ok(Err(diags)) => {
-            eprint!("{}", diags.render_text());
-            return ExitCode::from(super::CONTENT_ERRORS);
-        }
-        Err(e) => {
-            eprintln!(
-                "error: cannot read {}: {e}",
-                root.join(mentorsite::config::FILE_NAME).display()
-            );
-            return ExitCode::from(super::FAILURE);
-        }
+    let config = match super::load_config(&root) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let path = root.join(&config.requests.database);
     if !path.exists() {

@@ -67,15 +67,6 @@ pub fn run(args: ServeArgs) -> ExitCode {
         );
         let app = mentorsite::web::requests::router(service.clone())
             .merge(mentorsite::web::site_router(&outcome.output_dir));
-        match server::run(listener, app, service, mailer, Some(opts.root.clone())).await {
-            Ok(()) => {
-                println!("Stopped.");
-                ExitCode::from(super::OK)
-            }
-            Err(e) => {
-                eprintln!("error: the server stopped: {e}");
-                ExitCode::from(super::FAILURE)
-            }
-        }
+        super::stopped(server::run(listener, app, service, mailer, Some(opts.root.clone())).await)
     })
 }

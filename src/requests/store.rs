@@ -330,32 +330,41 @@ impl Store {
     /// Mark a pending request reminded and queue `mails`, once: `false` if another sweep (or
     /// an answer) got there first.
     pub fn remind(&self, id: &str, mails: &[NewMail], now: i64) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
+        self.update_once(
             "UPDATE requests SET reminded_at = ?2 WHERE id = ?1 AND status = 'pending' AND reminded_at IS NULL",
-            params![id, now],
-        )?;
-        if changed == 1 {
-            insert_mails(&tx, id, mails, now)?;
-        }
-        tx.commit()?;
-        Ok(changed == 1)
+            id,
+            mails,
+            now,
+        )
     }
 
     /// Lapse a pending request and queue `mails`, once.
     pub fn lapse(&self, id: &str, mails: &[NewMail], now: i64) -> Result<bool, StoreError> {
+        self.update_once(
+            "UPDATE requests SET status = 'lapsed', closed_at = ?2 WHERE id = ?1 AND status = 'pending'",
+            id,
+            mails,
+            now,
+        )
+    }
+
+    /// Run a conditional `update` (`?1` the id, `?2` now) and, if it changed the request, queue
+    /// `mails`, in one immediate transaction: of two sweeps at once, only one wins.
+    fn update_once(
+        &self,
+        update: &str,
+        id: &str,
+        mails: &[NewMail],
+        now: i64,
+    ) -> Result<bool, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let changed = tx.execute(
-            "UPDATE requests SET status = 'lapsed', closed_at = ?2 WHERE id = ?1 AND status = 'pending'",
-            params![id, now],
-        )?;
-        if changed == 1 {
+        let changed = tx.execute(update, params![id, now])? == 1;
+        if changed {
             insert_mails(&tx, id, mails, now)?;
         }
         tx.commit()?;
-        Ok(changed == 1)
+        Ok(changed)
     }
 
     /// Delete requests closed before `before` (and their emails): the retention rule.
