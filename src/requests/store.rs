@@ -286,13 +286,7 @@ impl Store {
     ) -> Result<Transition, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let status: Option<String> = tx
-            .query_row(
-                "SELECT status FROM requests WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let status = status_of(&tx, id)?;
         let outcome = match status.as_deref() {
             None => Transition::NotFound,
             Some(s) if s == to => Transition::Already,
@@ -392,13 +386,7 @@ impl Store {
     ) -> Result<Transition, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let status: Option<String> = tx
-            .query_row(
-                "SELECT status FROM requests WHERE id = ?1",
-                params![id],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let status = status_of(&tx, id)?;
         let outcome = match status.as_deref() {
             None => Transition::NotFound,
             Some("withdrawn") => Transition::Already,
@@ -452,6 +440,16 @@ impl Store {
         self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// A request's status, read inside the caller's transaction.
+fn status_of(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<Option<String>> {
+    tx.query_row(
+        "SELECT status FROM requests WHERE id = ?1",
+        params![id],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 fn insert_mails(
