@@ -148,3 +148,26 @@ fn usage_and_io_failures_exit_2() {
         .run()
         .assert_code(2);
 }
+
+#[test]
+fn a_misspelled_required_field_is_one_error_not_two() {
+    let site = Site::fixture("invalid/_base");
+    site.write(
+        "content/mentors/jane-doe.md",
+        "---\nname: Jane Doe\nheadshot: false\nemail: jane@private.example.net\ngrdae: FY2\n---\n\nBio.\n",
+    );
+    let out = site.run(&["check"]);
+    out.assert_code(1);
+    assert!(
+        out.stderr.contains("unknown field `grdae`")
+            && out.stderr.contains("did you mean `grade`?"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains("missing required field `grade`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("1 error, 0 warnings"), "{}", out.stderr);
+}

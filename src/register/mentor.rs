@@ -152,12 +152,21 @@ pub(super) fn validate(
         }
     }
 
-    // A key that is written but invalid already has its error; "missing" is for absent or
-    // blank keys only.
+    // A key that is written but invalid already has its error, and so does one written with a
+    // typo ("did you mean `specialty`?"): "missing" is for absent or blank keys only.
+    let misspelled: Vec<&str> = doc
+        .front
+        .entries
+        .iter()
+        .filter(|e| !known.contains(&e.key.as_str()))
+        .filter_map(|e| crate::diag::closest(&e.key, known.iter().copied()))
+        .collect();
     let written = |key: &str| {
-        doc.front
-            .get(key)
-            .is_some_and(|e| !e.value.value.is_blank())
+        misspelled.contains(&key)
+            || doc
+                .front
+                .get(key)
+                .is_some_and(|e| !e.value.value.is_blank())
     };
     if m.name.is_empty() && !written("name") {
         r.missing("name", "Jane Doe");
