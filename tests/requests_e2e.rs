@@ -92,7 +92,8 @@ fn session(stream: TcpStream, mails: &Mutex<Vec<String>>) {
                 if l == ".\r\n" {
                     break;
                 }
-                data.push_str(&l);
+                // Transparency (RFC 5321 4.5.2): the client doubled a leading dot.
+                data.push_str(l.strip_prefix('.').unwrap_or(&l));
             }
             mails.lock().unwrap().push(data);
             b"250 queued\r\n"
@@ -140,7 +141,16 @@ impl Drop for Endpoint {
 }
 
 fn start_endpoint(site: &Site) -> Endpoint {
-    let child = Command::new(env!("CARGO_BIN_EXE_mentorsite"))
+    start_endpoint_at(site, None)
+}
+
+/// Start the endpoint; with `now`, its clock starts at that RFC 3339 instant (`MENTORSITE_NOW`).
+fn start_endpoint_at(site: &Site, now: Option<&str>) -> Endpoint {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mentorsite"));
+    if let Some(now) = now {
+        command.env("MENTORSITE_NOW", now);
+    }
+    let child = command
         .args(["endpoint", "--port", "0", "--root"])
         .arg(site.root())
         .env(
@@ -337,4 +347,230 @@ fn killed_between_storing_and_sending_the_mail_still_goes_after_a_restart() {
         "the restarted service sends what was stored"
     );
     drop(second);
+}
+
+/// One HTTP/1.1 exchange with the endpoint; returns the status and the whole response.
+fn http(url: &str, method: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+    let body = serde_urlencoded::to_string(form).unwrap();
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://mentors.example.org\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    (response[9..12].parse().unwrap(), response)
+}
+
+/// The plain-text part of a mail as the reader sees it (quoted-printable or base64 undone).
+fn text_of(mail: &str) -> String {
+    use base64::Engine;
+    let start = mail
+        .find("Content-Type: text/plain")
+        .expect("a text/plain part");
+    let part = &mail[start..];
+    let (head, rest) = part.split_once("\r\n\r\n").unwrap();
+    let body = rest.split("\r\n--").next().unwrap();
+    if head.contains("quoted-printable") {
+        let joined = body.replace("=\r\n", "");
+        let mut out = Vec::new();
+        let bytes = joined.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'=' && i + 3 <= bytes.len() {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            } else {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    } else if head.contains("base64") {
+        let compact: String = body.split_whitespace().collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .unwrap();
+        String::from_utf8(bytes).unwrap()
+    } else {
+        body.to_string()
+    }
+}
+
+/// The path and query of the first link in `text` under the public address that contains
+/// `/requests/`.
+fn link_in(text: &str, action: &str) -> String {
+    let at = text
+        .find(&format!("/{action}?t="))
+        .unwrap_or_else(|| panic!("a {action} link in:\n{text}"));
+    let start = text[..at].rfind("https://mentors.example.org").unwrap()
+        + "https://mentors.example.org".len();
+    let end = text[at..]
+        .find(char::is_whitespace)
+        .map_or(text.len(), |e| at + e);
+    text[start..end].to_string()
+}
+
+/// The value of the hidden `t` field in the form posting to `action`.
+fn token_in_form(page: &str, action: &str) -> String {
+    let form = page
+        .find(&format!("/{action}\""))
+        .unwrap_or_else(|| panic!("a form for {action} in:\n{page}"));
+    let rest = &page[form..];
+    let v = rest.find("name=\"t\" value=\"").unwrap() + "name=\"t\" value=\"".len();
+    rest[v..v + rest[v..].find('"').unwrap()].to_string()
+}
+
+fn mails_to<'a>(mails: &'a [String], to: &str) -> Vec<&'a String> {
+    mails.iter().filter(|m| to_of(m) == to).collect()
+}
+
+const MENTEE: &str = "sam@mentee.example.net";
+const MENTOR: &str = "ada@private.example.net";
+const ADMIN: &str = "admin@example.org";
+
+/// Monday 23 November 2026: the request goes in; the answer is due Monday 30 November and the
+/// reminder goes on the third working day, Thursday 26 November.
+const MONDAY: &str = "2026-11-23T10:00:00Z";
+const THURSDAY: &str = "2026-11-26T09:00:00Z";
+const NEXT_TUESDAY: &str = "2026-12-01T09:00:00Z";
+
+#[test]
+fn journey_request_reminder_accept_and_the_mentee_gets_the_contact() {
+    let sink = SmtpSink::start(0);
+    let site = site(sink.port);
+
+    let monday = start_endpoint_at(&site, Some(MONDAY));
+    assert_eq!(
+        post_request(&monday.url, "Could we talk about returning to work?"),
+        303
+    );
+    let mails = sink.wait_for(3, Duration::from_secs(20));
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let first = text_of(mails_to(&mails, MENTOR)[0]);
+    assert!(
+        first.contains("Monday 30 November 2026"),
+        "the respond-by date:\n{first}"
+    );
+    drop(monday);
+
+    // Thursday: the service starts, sweeps, and reminds the mentor once.
+    let thursday = start_endpoint_at(&site, Some(THURSDAY));
+    let mails = sink.wait_for(4, Duration::from_secs(20));
+    assert_eq!(mails.len(), 4, "a reminder: {mails:#?}");
+    let reminder = text_of(&mails[3]);
+    assert_eq!(to_of(&mails[3]), MENTOR);
+    assert!(reminder.contains("gentle reminder"), "{reminder}");
+    assert!(reminder.contains("Monday 30 November 2026"), "{reminder}");
+
+    // The mentor opens the link in the reminder, then accepts from the page.
+    let respond = link_in(&reminder, "respond");
+    let (status, page) = http(&thursday.url, "GET", &respond, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Could we talk about returning to work?"));
+    let id = respond.split('/').nth(2).unwrap().to_string();
+    let token = token_in_form(&page, "accept");
+    let (status, page) = http(
+        &thursday.url,
+        "POST",
+        &format!("/requests/{id}/accept"),
+        &[("t", &token)],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Thank you for accepting"), "{page}");
+
+    let mails = sink.wait_for(7, Duration::from_secs(20));
+    assert_eq!(mails.len(), 7, "accept mails: {mails:#?}");
+    let news = &mails[4..];
+    let for_mentee: Vec<&String> = news.iter().filter(|m| to_of(m) == MENTEE).collect();
+    assert_eq!(for_mentee.len(), 1);
+    let contact = text_of(for_mentee[0]);
+    assert!(contact.contains("has accepted your request"), "{contact}");
+    assert!(contact.contains(MENTOR), "the mentor's address: {contact}");
+    assert!(
+        contact.contains("Email: ada@private.example.net"),
+        "{contact}"
+    );
+    assert!(
+        contact.contains("/handbook/"),
+        "a link to the handbook: {contact}"
+    );
+    assert!(
+        news.iter()
+            .any(|m| to_of(m) == MENTOR && text_of(m).contains(MENTEE)),
+        "the mentor gets the mentee's address: {:#?}",
+        news.iter().map(|m| text_of(m)).collect::<Vec<_>>()
+    );
+    assert!(news.iter().any(|m| to_of(m) == ADMIN), "the admin is told");
+
+    // A second accept changes nothing and sends nothing.
+    let (status, _) = http(
+        &thursday.url,
+        "POST",
+        &format!("/requests/{id}/accept"),
+        &[("t", &token)],
+    );
+    assert!(status == 200 || status == 409, "{status}");
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.mails().len(), 7, "no more mail");
+    drop(thursday);
+}
+
+#[test]
+fn journey_request_lapses_and_everyone_is_told() {
+    let sink = SmtpSink::start(0);
+    let site = site(sink.port);
+
+    let monday = start_endpoint_at(&site, Some(MONDAY));
+    assert_eq!(
+        post_request(&monday.url, "Hoping for a chat about less than full time."),
+        303
+    );
+    let mails = sink.wait_for(3, Duration::from_secs(20));
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    let respond = link_in(&text_of(mails_to(&mails, MENTOR)[0]), "respond");
+    drop(monday);
+
+    let thursday = start_endpoint_at(&site, Some(THURSDAY));
+    assert_eq!(
+        sink.wait_for(4, Duration::from_secs(20)).len(),
+        4,
+        "the reminder"
+    );
+    drop(thursday);
+
+    // Tuesday after the deadline: the request lapses and mentee, mentor and admin are told.
+    let tuesday = start_endpoint_at(&site, Some(NEXT_TUESDAY));
+    let mails = sink.wait_for(7, Duration::from_secs(20));
+    assert_eq!(mails.len(), 7, "three lapse mails: {mails:#?}");
+    let lapse = &mails[4..];
+    let mut to: Vec<String> = lapse.iter().map(|m| to_of(m)).collect();
+    to.sort();
+    assert_eq!(to, [MENTOR, ADMIN, MENTEE], "sorted: mentor, admin, mentee");
+    let for_mentee = text_of(lapse.iter().find(|m| to_of(m) == MENTEE).unwrap());
+    assert!(for_mentee.contains("it has lapsed"), "{for_mentee}");
+    assert!(
+        for_mentee.contains("https://mentors.example.org/"),
+        "a way back to the register: {for_mentee}"
+    );
+
+    // The mentor's old link now says the request has lapsed.
+    let (status, page) = http(&tuesday.url, "GET", &respond, &[]);
+    assert_eq!(status, 410, "{page}");
+    assert!(page.contains("lapsed"), "{page}");
+    let list =
+        common::mentorsite(&["requests", "list", "--root", site.root().to_str().unwrap()]).run();
+    assert!(list.stdout.contains("lapsed"), "{}", list.stdout);
+
+    // Another start on the same day sends nothing again.
+    drop(tuesday);
+    let again = start_endpoint_at(&site, Some(NEXT_TUESDAY));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.mails().len(), 7, "each lapse mail once");
+    drop(again);
 }

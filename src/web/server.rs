@@ -25,6 +25,8 @@ pub enum StartError {
     Mail(#[from] crate::mail::MailError),
     #[error("cannot set up email: {0}")]
     Mailer(String),
+    #[error("{0}")]
+    Clock(String),
 }
 
 /// Which mail transport: `[email]` as configured, or always the outbox folder (`serve`).
@@ -55,7 +57,7 @@ pub fn service(
         let password = std::env::var("MENTORSITE_SMTP_PASSWORD").ok();
         Mailer::smtp(&config.email.smtp, password).map_err(|e| StartError::Mailer(e.to_string()))?
     };
-    let clock = Box::new(|| jiff::Timestamp::now().as_second());
+    let clock = clock_from_env()?;
     let mut service = Service::new(
         root,
         config,
@@ -73,6 +75,25 @@ pub fn service(
             .to_string();
     }
     Ok((Arc::new(service), mailer))
+}
+
+/// The service's clock: the real time, or, when `MENTORSITE_NOW` holds an RFC 3339 instant,
+/// a clock that starts there and keeps ticking. That is for trying the lifecycle (reminders,
+/// lapse) without waiting a week, and for the end-to-end tests; never set it in production.
+pub fn clock_from_env() -> Result<super::requests::Clock, StartError> {
+    let Ok(text) = std::env::var("MENTORSITE_NOW") else {
+        return Ok(Box::new(|| jiff::Timestamp::now().as_second()));
+    };
+    let start: jiff::Timestamp = text.trim().parse().map_err(|e| {
+        StartError::Clock(format!(
+            "MENTORSITE_NOW={text:?} is not an RFC 3339 instant such as 2026-11-23T09:00:00Z: {e}"
+        ))
+    })?;
+    let offset = start.as_second() - jiff::Timestamp::now().as_second();
+    crate::log::event("clock_override", &[("now", &start.to_string())]);
+    Ok(Box::new(move || {
+        jiff::Timestamp::now().as_second() + offset
+    }))
 }
 
 /// Serve `app` on `listener` with the outbox worker beside it, until a stop signal. With a
