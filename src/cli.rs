@@ -99,6 +99,19 @@ pub enum RequestsCommand {
         #[command(flatten)]
         root: RootArg,
     },
+    /// Write an HTML report with charts for the programme manager (no mentee details)
+    Report {
+        #[command(flatten)]
+        root: RootArg,
+        /// Where to write the page
+        #[arg(
+            long,
+            short,
+            value_name = "FILE",
+            default_value = "requests-report.html"
+        )]
+        output: std::path::PathBuf,
+    },
     /// Send due reminders, lapse overdue requests, purge old ones (for cron; idempotent)
     Sweep {
         #[command(flatten)]

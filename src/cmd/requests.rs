@@ -10,7 +10,8 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         | RequestsCommand::Show { root, .. }
         | RequestsCommand::Export { root, .. }
         | RequestsCommand::Purge { root, .. }
-        | RequestsCommand::Sweep { root } => root.root.clone(),
+        | RequestsCommand::Sweep { root }
+        | RequestsCommand::Report { root, .. } => root.root.clone(),
     };
     if matches!(cmd, RequestsCommand::Sweep { .. }) {
         return sweep(&root);
@@ -35,6 +36,7 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         }
     };
     let result = match cmd {
+        RequestsCommand::Report { output, .. } => report(&root, &config, &store, &output),
         RequestsCommand::List { .. } => list(&store),
         RequestsCommand::Show { id, .. } => show(&store, &id),
         RequestsCommand::Export { .. } => export(&store),
@@ -161,6 +163,53 @@ fn purge(store: &Store, email: &str) -> Result {
     println!(
         "Erased {n} request{} (and their emails) from that address.",
         if n == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The programme manager's report, from the store and the register's names.
+fn report(
+    root: &std::path::Path,
+    config: &mentorsite::config::Config,
+    store: &Store,
+    output: &std::path::Path,
+) -> Result {
+    use mentorsite::requests::report;
+    let opts = mentorsite::site::BuildOptions {
+        root: root.to_path_buf(),
+        ..Default::default()
+    };
+    let names: std::collections::BTreeMap<String, String> = match mentorsite::site::prepare(&opts) {
+        Ok(p) => p
+            .register
+            .mentors
+            .iter()
+            .map(|m| (m.slug.clone(), m.name.clone()))
+            .collect(),
+        Err(_) => {
+            eprintln!(
+                "warning: the content has errors (see `mentorsite check`), so mentors are shown by their file names"
+            );
+            Default::default()
+        }
+    };
+    let rows = store.outcomes()?;
+    let cx = report::Context {
+        title: &config.title,
+        time_zone: &config.scheme.time_zone,
+        holidays: &config.scheme.holidays,
+        retention_days: config.requests.retention_days,
+        names: &names,
+        now: jiff::Timestamp::now().as_second(),
+    };
+    let figures = report::figures(&rows, &cx);
+    let html = report::render(&figures, &cx)?;
+    std::fs::write(output, html).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+    println!(
+        "Wrote {} ({} request{}). It names mentors: share it with the scheme's team, do not publish it.",
+        output.display(),
+        figures.total,
+        if figures.total == 1 { "" } else { "s" }
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! Mentee requests: the form as posted → a checked request, the working-day deadline, and the
 //! signed tokens of the respond links. No I/O here; storage is [`store`].
 
+pub mod report;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -168,6 +169,23 @@ pub fn add_working_days(start: Date, n: u32, holidays: &[Date]) -> Date {
     day
 }
 
+/// How many working days after `start` `end` is: 0 for the same day (or a weekend day's
+/// answer to a Friday request), 1 for the next working day, and so on.
+pub fn working_days_between(start: Date, end: Date, holidays: &[Date]) -> u32 {
+    let mut n = 0;
+    let mut day = start;
+    while day < end {
+        day = match day.tomorrow() {
+            Ok(d) => d,
+            Err(_) => break,
+        };
+        if is_working_day(day, holidays) {
+            n += 1;
+        }
+    }
+    n
+}
+
 pub fn is_working_day(day: Date, holidays: &[Date]) -> bool {
     !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) && !holidays.contains(&day)
 }
@@ -313,6 +331,35 @@ mod tests {
         );
         let xmas = [d("2026-12-25"), d("2026-12-28")];
         assert_eq!(add_working_days(d("2026-12-22"), 5, &xmas), d("2026-12-31"));
+    }
+
+    #[test]
+    fn working_days_between_counts_what_add_working_days_adds() {
+        let d = |s: &str| s.parse::<Date>().unwrap();
+        let xmas = [d("2026-12-25"), d("2026-12-28")];
+        assert_eq!(
+            working_days_between(d("2026-11-23"), d("2026-11-23"), &[]),
+            0
+        );
+        assert_eq!(
+            working_days_between(d("2026-11-27"), d("2026-11-29"), &[]),
+            0,
+            "Friday to Sunday"
+        );
+        assert_eq!(
+            working_days_between(d("2026-11-27"), d("2026-11-30"), &[]),
+            1
+        );
+        for start in ["2026-12-18", "2026-12-22", "2026-12-24", "2026-12-26"] {
+            for n in 0..8 {
+                let end = add_working_days(d(start), n, &xmas);
+                assert_eq!(
+                    working_days_between(d(start), end, &xmas),
+                    n,
+                    "{start} + {n}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -84,6 +84,16 @@ pub struct StoredRequest {
     pub respond_by: String,
 }
 
+/// One request as the programme report sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub created_at: i64,
+    pub mentor: String,
+    pub status: String,
+    /// When the mentor accepted or declined.
+    pub answered_at: Option<i64>,
+}
+
 /// One email waiting in (or done with) the outbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Mail {
@@ -235,6 +245,24 @@ impl Store {
              FROM requests ORDER BY created_at DESC, id",
         )?;
         let rows = stmt.query_map([], request_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// What the programme report needs of every request still held: no names, no addresses,
+    /// no messages.
+    pub fn outcomes(&self) -> Result<Vec<Outcome>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT created_at, mentor, status, answered_at FROM requests ORDER BY created_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Outcome {
+                created_at: r.get(0)?,
+                mentor: r.get(1)?,
+                status: r.get(2)?,
+                answered_at: r.get(3)?,
+            })
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

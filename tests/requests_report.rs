@@ -1,0 +1,111 @@
+//! `mentorsite requests report`: the programme manager's page, made from a real SQLite file.
+
+mod common;
+
+use common::Site;
+use mentorsite::requests::store::{Store, StoredRequest, Transition};
+
+fn at(s: &str) -> i64 {
+    s.parse::<jiff::Timestamp>().unwrap().as_second()
+}
+
+fn request(id: &str, mentor: &str, created: &str) -> StoredRequest {
+    StoredRequest {
+        id: id.into(),
+        created_at: at(created),
+        mentor: mentor.into(),
+        name: format!("Mentee Person {id}"),
+        email: format!("mentee-{id}@private.example.net"),
+        mode: "video".into(),
+        message: format!("A private message number {id}"),
+        status: "pending".into(),
+        respond_by: "2026-01-01".into(),
+    }
+}
+
+/// Seven requests to the doctors fixture's mentors, in every state.
+fn seed(site: &Site) {
+    std::fs::create_dir_all(site.path("data")).unwrap();
+    let store = Store::open(&site.path("data/requests.sqlite")).unwrap();
+    let rows = [
+        ("r1", "dr-ada-bundle", "2026-09-07T10:00:00Z"),
+        ("r2", "dr-ada-bundle", "2026-09-11T10:00:00Z"),
+        ("r3", "bob-crlf", "2026-10-01T10:00:00Z"),
+        ("r4", "bob-crlf", "2026-10-02T10:00:00Z"),
+        ("r5", "a-mentor-since-removed", "2026-10-05T10:00:00Z"),
+        ("r6", "dr-ada-bundle", "2026-11-02T10:00:00Z"),
+        ("r7", "bob-crlf", "2026-11-20T10:00:00Z"),
+    ];
+    for (id, mentor, created) in rows {
+        store
+            .insert(&request(id, mentor, created), &[], at(created))
+            .unwrap();
+    }
+    let answer = |id, to, when| {
+        assert_eq!(
+            store
+                .answer(id, to, None, &format!("token-{id}"), &[], at(when))
+                .unwrap(),
+            Transition::Done
+        );
+    };
+    answer("r1", "accepted", "2026-09-09T10:00:00Z");
+    answer("r2", "declined", "2026-09-14T08:00:00Z");
+    answer("r6", "accepted", "2026-11-02T15:00:00Z");
+    for id in ["r3", "r4", "r5"] {
+        assert!(store.lapse(id, &[], at("2026-11-01T00:00:00Z")).unwrap());
+    }
+    assert_eq!(
+        store
+            .withdraw("r6", &[], at("2026-11-05T00:00:00Z"))
+            .unwrap(),
+        Transition::Done
+    );
+}
+
+#[test]
+fn the_report_charts_the_requests_and_names_no_mentee() {
+    let site = Site::fixture("doctors");
+    seed(&site);
+    let out = site.path("report.html");
+    let run = site.run(&["requests", "report", "--output", out.to_str().unwrap()]);
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains("(7 requests)") && run.stdout.contains("do not publish it"),
+        "{}",
+        run.stdout
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(html.matches("<svg role=\"img\"").count(), 4);
+    assert!(
+        html.contains("<th scope=\"row\">Bob Crlf</th><td>2</td>"),
+        "by name"
+    );
+    assert!(
+        html.contains("<th scope=\"row\">a-mentor-since-removed</th><td>1</td>"),
+        "a removed mentor by file name"
+    );
+    assert!(html.contains("<strong>14%</strong> accepted"), "1 of 7");
+    assert!(html.contains("<strong>43%</strong> lapsed"), "3 of 7");
+    for private in [
+        "Mentee Person",
+        "mentee-r",
+        "private message",
+        "private.example",
+    ] {
+        assert!(!html.contains(private), "{private} in the report");
+    }
+}
+
+#[test]
+fn report_without_a_database_says_no_request_yet() {
+    let site = Site::fixture("doctors");
+    let run = site.run(&["requests", "report"]);
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("no request database")
+            && run.stderr.contains("no request has been received"),
+        "{}",
+        run.stderr
+    );
+}
