@@ -9,7 +9,7 @@ pub fn run(args: BuildArgs) -> ExitCode {
         root: args.root.root,
         output: args.output,
         base_url: args.base_url,
-        today: None,
+        ..BuildOptions::default()
     };
     match site::build(&opts) {
         Ok(outcome) => {

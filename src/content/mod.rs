@@ -6,9 +6,12 @@
 
 pub mod frontmatter;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
+use rayon::prelude::*;
 use walkdir::WalkDir;
 
 use crate::diag::{Diagnostic, Diagnostics, Pos};
@@ -30,6 +33,14 @@ pub struct Document {
     pub body: String,
     /// The file line on which the body starts.
     pub body_line: usize,
+    /// A hash of the file's text: what `serve` compares to know a bio is unchanged.
+    pub digest: u64,
+}
+
+/// The first eight bytes of the BLAKE3 hash of `bytes`.
+pub fn digest(bytes: &[u8]) -> u64 {
+    let hash = blake3::hash(bytes);
+    u64::from_le_bytes(hash.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 /// Everything found under `content/`, each list sorted by path.
@@ -58,9 +69,32 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name.eq_ignore_ascii_case("desktop.ini")
 }
 
+/// Parsed files kept between builds (`serve`), by path, with the size and modification time
+/// they had: a file whose size and time are unchanged is not read again.
+#[derive(Default)]
+pub struct Cache(Mutex<HashMap<PathBuf, Cached>>);
+
+type Cached = (u64, Option<SystemTime>, Option<Document>, Diagnostics);
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "content::Cache({n} files)")
+    }
+}
+
 /// Read `root/content`. A missing folder or unreadable file is an I/O error; bad files become
 /// diagnostics and are left out of the tree.
 pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree> {
+    load_cached(root, diags, None)
+}
+
+/// [`load`], reusing what `cache` holds of files that have not changed.
+pub fn load_cached(
+    root: &Path,
+    diags: &mut Diagnostics,
+    cache: Option<&Cache>,
+) -> std::io::Result<ContentTree> {
     let content = root.join(CONTENT_DIR);
     if !content.is_dir() {
         return Err(std::io::Error::new(
@@ -85,7 +119,13 @@ pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree
             .unwrap_or(entry.path())
             .to_path_buf();
         match extension(&rel).as_deref() {
-            Some("md") => markdown.push(rel),
+            Some("md") => {
+                let stamp = entry
+                    .metadata()
+                    .map(|m| (m.len(), m.modified().ok()))
+                    .unwrap_or((u64::MAX, None));
+                markdown.push((rel, stamp));
+            }
             Some(ext) if IMAGE_EXTENSIONS.contains(&ext) => {
                 tree.images.insert(rel);
             }
@@ -93,21 +133,53 @@ pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree
         }
     }
 
-    // One file at a time: only the parsed form is kept.
-    for rel in markdown {
-        let bytes = std::fs::read(root.join(&rel))?;
-        let Ok(text) = String::from_utf8(bytes) else {
-            diags.push(
-                Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")
-                    .with_hint("save it as UTF-8 (\"Unicode\") in your editor"),
-            );
+    // Read and parse in parallel; each file's problems are kept with it, so the messages come
+    // out in path order whatever the threads did.
+    let parsed: Vec<(PathBuf, Option<Document>, Diagnostics)> = markdown
+        .into_par_iter()
+        .map(|(rel, stamp)| {
+            if let Some(cache) = cache {
+                let map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some((len, time, doc, problems)) = map.get(&rel)
+                    && (*len, *time) == stamp
+                    && time.is_some()
+                {
+                    return Ok((rel, doc.clone(), problems.clone()));
+                }
+            }
+            let mut problems = Diagnostics::new();
+            let bytes = std::fs::read(root.join(&rel))?;
+            let doc = match String::from_utf8(bytes) {
+                Ok(text) => read_document(&rel, &text, &mut problems),
+                Err(_) => {
+                    problems.push(
+                        Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")
+                            .with_hint("save it as UTF-8 (\"Unicode\") in your editor"),
+                    );
+                    None
+                }
+            };
+            if let Some(cache) = cache {
+                let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+                map.insert(
+                    rel.clone(),
+                    (stamp.0, stamp.1, doc.clone(), problems.clone()),
+                );
+            }
+            Ok((rel, doc, problems))
+        })
+        .collect::<std::io::Result<_>>()?;
+    if let Some(cache) = cache {
+        let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        let present: BTreeSet<&PathBuf> = parsed.iter().map(|(rel, _, _)| rel).collect();
+        map.retain(|rel, _| present.contains(rel));
+    }
+    for (rel, doc, problems) in parsed {
+        diags.extend(problems);
+        let Some(doc) = doc else {
             continue;
         };
-        let kind = classify(&rel);
-        let Some(doc) = read_document(&rel, &text, diags) else {
-            continue;
-        };
-        match kind {
+        match classify(&rel) {
             Kind::Home => tree.home = Some(doc),
             Kind::Mentor => tree.mentors.push(doc),
             Kind::HandbookIndex => tree.handbook_index = Some(doc),
@@ -176,6 +248,7 @@ fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Docu
         front,
         body: split.body.to_string(),
         body_line,
+        digest: digest(text.as_bytes()),
     })
 }
 

@@ -31,6 +31,8 @@ pub struct Mentor {
     pub fields: BTreeMap<String, FieldValue>,
     pub bio: String,
     pub source: PathBuf,
+    /// The hash of the bio file's text ([`crate::content::digest`]).
+    pub digest: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +111,7 @@ pub(super) fn validate(
         fields: BTreeMap::new(),
         bio: String::new(),
         source: doc.path.clone(),
+        digest: doc.digest,
     };
     let mut headshot_entry = None;
     let known: Vec<&str> = BUILTIN_KEYS

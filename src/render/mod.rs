@@ -7,8 +7,10 @@ pub mod search;
 pub mod theme;
 pub mod views;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::civil::Date;
 use rayon::prelude::*;
@@ -81,6 +83,74 @@ pub enum RenderError {
 #[derive(Debug, Default)]
 pub struct Rendered {
     pub files: usize,
+    /// Pages and cards made by the templates this time.
+    pub rendered: usize,
+    /// Pages and cards taken from the [`Memo`] because their inputs had not changed.
+    pub reused: usize,
+}
+
+/// Pages and cards kept from one build to the next (`serve`). Each is stored with a hash of
+/// everything its template reads; a page whose hash is unchanged is not rendered again, so
+/// editing one bio re-renders that profile and the listings it appears on, not every page.
+/// The site-wide values (config, navigation, today's date) are part of every hash; the
+/// templates are not, so whoever changes the theme calls [`Memo::clear`].
+#[derive(Default)]
+pub struct Memo {
+    generation: Mutex<u64>,
+    pages: Mutex<HashMap<PathBuf, (u64, Page)>>,
+    cards: Mutex<HashMap<String, (u64, String)>>,
+    terms: Mutex<HashMap<String, (u64, Terms)>>,
+    views: Mutex<HashMap<String, (u64, MentorView)>>,
+}
+
+/// A page's bytes, shared between builds.
+type Page = Arc<[u8]>;
+
+/// A mentor's search terms, shared between builds.
+type Terms = Arc<Vec<(String, u32)>>;
+
+impl Memo {
+    pub fn clear(&self) {
+        lock(&self.pages).clear();
+        lock(&self.cards).clear();
+        lock(&self.terms).clear();
+        lock(&self.views).clear();
+    }
+
+    /// Start a build whose site-wide values hash to `generation`.
+    fn begin(&self, generation: u64) {
+        let mut g = lock(&self.generation);
+        if *g != generation {
+            *g = generation;
+            self.clear();
+        }
+    }
+
+    /// Forget what this build did not produce (a deleted mentor's page).
+    fn keep_only(&self, paths: &[PathBuf], slugs: &[&str]) {
+        let paths: std::collections::HashSet<&PathBuf> = paths.iter().collect();
+        lock(&self.pages).retain(|p, _| paths.contains(p));
+        let slugs: std::collections::HashSet<&str> = slugs.iter().copied().collect();
+        lock(&self.cards).retain(|s, _| slugs.contains(s.as_str()));
+        lock(&self.terms).retain(|s, _| slugs.contains(s.as_str()));
+        lock(&self.views).retain(|s, _| slugs.contains(s.as_str()));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A hash of `value`'s JSON form, mixed with `generation`.
+fn key_of(generation: u64, value: &impl Serialize) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&generation.to_le_bytes());
+    // Writing into a hasher cannot fail; a value that cannot be serialised gets no memo.
+    if serde_json::to_writer(&mut h, value).is_err() {
+        return 0;
+    }
+    let bytes = h.finalize();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
 }
 
 struct Renderer<'a> {
@@ -90,6 +160,10 @@ struct Renderer<'a> {
     /// Paths handed to the sink, for the sitemap.
     paths: Mutex<Vec<PathBuf>>,
     problems: Mutex<Diagnostics>,
+    memo: Option<&'a Memo>,
+    generation: u64,
+    rendered: AtomicUsize,
+    reused: AtomicUsize,
 }
 
 impl Renderer<'_> {
@@ -115,17 +189,115 @@ impl Renderer<'_> {
         }
     }
 
+    /// The key under which a page made from `inputs` (besides the site) is remembered.
+    fn key(&self, inputs: &impl Serialize) -> Option<u64> {
+        self.memo.map(|_| key_of(self.generation, inputs))
+    }
+
     /// Render `template` to `path`; template problems are collected, disk errors returned.
+    /// With a memo and a `key`, a page is only rendered when its key changed since the last
+    /// build.
     fn render(
         &self,
         template: &str,
         path: impl Into<PathBuf>,
         ctx: &Context,
+        key: Option<u64>,
     ) -> Result<(), SinkError> {
-        match self.to_string(template, ctx) {
-            Some(text) => self.put(OutputFile::new(path, text)),
-            None => Ok(()),
+        let path = path.into();
+        if let (Some(memo), Some(key)) = (self.memo, key) {
+            let hit = lock(&memo.pages)
+                .get(&path)
+                .filter(|(k, _)| *k == key)
+                .map(|(_, bytes)| bytes.clone());
+            if let Some(bytes) = hit {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                return self.put(OutputFile::new(path, bytes.to_vec()));
+            }
         }
+        let Some(text) = self.to_string(template, ctx) else {
+            return Ok(());
+        };
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        if let (Some(memo), Some(key)) = (self.memo, key) {
+            lock(&memo.pages).insert(path.clone(), (key, Arc::from(text.as_bytes())));
+        }
+        self.put(OutputFile::new(path, text))
+    }
+
+    /// A mentor's view and profile page from the last build, if their `key` is unchanged;
+    /// the page is handed to the sink.
+    fn remembered(
+        &self,
+        path: &std::path::Path,
+        slug: &str,
+        key: Option<u64>,
+    ) -> Result<Option<MentorView>, SinkError> {
+        let (Some(memo), Some(key)) = (self.memo, key) else {
+            return Ok(None);
+        };
+        let view = lock(&memo.views)
+            .get(slug)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone());
+        let page = lock(&memo.pages)
+            .get(path)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, bytes)| bytes.clone());
+        let (Some(view), Some(page)) = (view, page) else {
+            return Ok(None);
+        };
+        self.reused.fetch_add(1, Ordering::Relaxed);
+        self.put(OutputFile::new(path, page.to_vec()))?;
+        Ok(Some(view))
+    }
+
+    /// Keep a mentor's view (without the bio's HTML) for the next build.
+    fn remember(&self, view: &MentorView, key: Option<u64>) {
+        if let (Some(memo), Some(key)) = (self.memo, key) {
+            lock(&memo.views).insert(view.slug.clone(), (key, view.clone()));
+        }
+    }
+
+    /// A mentor's card (`partials/card.html`), from the memo when `key` is unchanged.
+    fn card<'v>(&self, view: &'v MentorView, key: Option<u64>) -> Card<'v> {
+        let card = |html: String| Card {
+            slug: &view.slug,
+            html,
+            key: key.unwrap_or_default(),
+        };
+        if let (Some(memo), Some(key)) = (self.memo, key)
+            && let Some((k, html)) = lock(&memo.cards).get(&view.slug)
+            && *k == key
+        {
+            self.reused.fetch_add(1, Ordering::Relaxed);
+            return card(html.clone());
+        }
+        let mut ctx = self.context(&self.site.register_url);
+        ctx.insert("mentor", view);
+        let html = self
+            .to_string("partials/card.html", &ctx)
+            .unwrap_or_default();
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        if let (Some(memo), Some(key)) = (self.memo, key) {
+            lock(&memo.cards).insert(view.slug.clone(), (key, html.clone()));
+        }
+        card(html)
+    }
+
+    /// A mentor's search terms, from the memo when what they are made of is unchanged.
+    fn terms(&self, view: &MentorView, bio: &str, key: Option<u64>) -> Terms {
+        if let (Some(memo), Some(key)) = (self.memo, key)
+            && let Some((k, terms)) = lock(&memo.terms).get(&view.slug)
+            && *k == key
+        {
+            return terms.clone();
+        }
+        let terms = Arc::new(search::terms_of(view, bio));
+        if let (Some(memo), Some(key)) = (self.memo, key) {
+            lock(&memo.terms).insert(view.slug.clone(), (key, terms.clone()));
+        }
+        terms
     }
 
     fn put(&self, file: OutputFile) -> Result<(), SinkError> {
@@ -152,6 +324,9 @@ struct Counts {
 struct Card<'a> {
     slug: &'a str,
     html: String,
+    /// The memo's key for the card: listings hash these rather than the HTML.
+    #[serde(skip)]
+    key: u64,
 }
 
 /// Render every page of the site into `sink`.
@@ -162,27 +337,49 @@ pub fn site(
     today: Date,
     headshots: &crate::images::Processed,
     sink: &dyn Sink,
+    memo: Option<&Memo>,
 ) -> Result<Rendered, RenderError> {
     let assets = asset_urls(theme, &views::base_path(&config.base_url));
+    let site = views::site(config, register, today, assets);
+    let generation = key_of(0, &site);
+    if let Some(memo) = memo {
+        memo.begin(generation);
+    }
     let r = Renderer {
         theme,
-        site: views::site(config, register, today, assets),
+        site,
         sink,
         paths: Mutex::new(Vec::new()),
         problems: Mutex::new(Diagnostics::new()),
+        memo,
+        generation,
+        rendered: AtomicUsize::new(0),
+        reused: AtomicUsize::new(0),
     };
     render_all(&r, config, register, headshots, today).map_err(RenderError::Sink)?;
     let problems = r.problems.into_inner().unwrap_or_else(|e| e.into_inner());
     if problems.has_errors() {
+        // Nothing half-made is remembered.
+        if let Some(memo) = memo {
+            memo.clear();
+        }
         return Err(RenderError::Templates(problems));
     }
     let mut paths = r.paths.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(memo) = memo {
+        let slugs: Vec<&str> = register.mentors.iter().map(|m| m.slug.as_str()).collect();
+        memo.keep_only(&paths, &slugs);
+    }
     let base = views::base_path(&config.base_url);
     let map = sitemap(&config.base_url, &base, &paths);
     sink.put(OutputFile::new("sitemap.xml", map))
         .map_err(RenderError::Sink)?;
     paths.push("sitemap.xml".into());
-    Ok(Rendered { files: paths.len() })
+    Ok(Rendered {
+        files: paths.len(),
+        rendered: r.rendered.into_inner(),
+        reused: r.reused.into_inner(),
+    })
 }
 
 fn render_all(
@@ -196,60 +393,67 @@ fn render_all(
 
     // Mentor profiles and cards, in parallel: they are most of the work. Each profile's
     // HTML is dropped once its page is written; listings only need the rest of the view.
-    let mentors: Vec<MentorView> = register
+    // With a memo, a mentor's profile, card and search terms are keyed by their bio file's
+    // hash and their photo's: an unchanged mentor is not even made into a view again.
+    let keyed: Vec<(MentorView, Option<u64>)> = register
         .mentors
         .par_iter()
         .map(|m| {
             let photo = headshots.headshots.get(&m.slug);
+            let key = r.key(&(m.digest, &m.slug, photo.map(|h| &h.key)));
+            let path = PathBuf::from(format!("mentors/{}/index.html", m.slug));
+            if let Some(view) = r.remembered(&path, &m.slug, key)? {
+                images(r, &view, photo, &headshots.cache_dir)?;
+                return Ok((view, key));
+            }
             let mut view = views::mentor(config, m, photo, today, &base);
             images(r, &view, photo, &headshots.cache_dir)?;
             let mut ctx = r.context(&r.site.register_url);
             ctx.insert("mentor", &view);
-            r.render(
-                "mentor.html",
-                format!("mentors/{}/index.html", view.slug),
-                &ctx,
-            )?;
+            r.render("mentor.html", path, &ctx, key)?;
             view.bio_html = String::new();
-            Ok(view)
+            r.remember(&view, key);
+            Ok((view, key))
         })
         .collect::<Result<_, SinkError>>()?;
+    let (mentors, keys): (Vec<MentorView>, Vec<Option<u64>>) = keyed.into_iter().unzip();
     let cards: Vec<Card> = mentors
         .par_iter()
-        .map(|m| {
-            let mut ctx = r.context(&r.site.register_url);
-            ctx.insert("mentor", m);
-            Card {
-                slug: &m.slug,
-                html: r.to_string("partials/card.html", &ctx).unwrap_or_default(),
-            }
-        })
+        .zip(&keys)
+        .map(|(m, key)| r.card(m, *key))
         .collect();
 
     // The search index, then the home page and register that load it.
     let filters = views::filters_of_views(config, &mentors);
-    let bios: Vec<String> = register.mentors.iter().map(|m| m.bio.clone()).collect();
-    let index = search::build(&mentors, &filters, &bios, &base);
-    drop(bios);
+    let terms: Vec<Terms> = mentors
+        .par_iter()
+        .zip(&register.mentors)
+        .zip(&keys)
+        .map(|((view, m), key)| r.terms(view, &m.bio, *key))
+        .collect();
+    let index = search::build(&mentors, &filters, &terms, &base);
+    drop(terms);
     for file in index.files {
         r.put(file)?;
     }
+    let home = views::page(&register.home, base.clone(), "");
+    let manifest = search::inline_json(&index.manifest);
+    let counts = Counts {
+        total: mentors.len(),
+        accepting: mentors
+            .iter()
+            .filter(|m| m.availability.can_request)
+            .count(),
+    };
     let mut ctx = r.context(&base);
-    ctx.insert("page", &views::page(&register.home, base.clone(), ""));
+    ctx.insert("page", &home);
     ctx.insert("cards", &cards);
-    ctx.insert("search_manifest", &search::inline_json(&index.manifest));
+    ctx.insert("search_manifest", &manifest);
     ctx.insert("filters", &filters);
-    ctx.insert(
-        "counts",
-        &Counts {
-            total: mentors.len(),
-            accepting: mentors
-                .iter()
-                .filter(|m| m.availability.can_request)
-                .count(),
-        },
-    );
-    r.render("index.html", "index.html", &ctx)?;
+    ctx.insert("counts", &counts);
+    let card_keys: Vec<u64> = cards.iter().map(|c| c.key).collect();
+    let key = r.key(&(&home, &card_keys, &manifest, &filters, &counts));
+    r.render("index.html", "index.html", &ctx, key)?;
     filter_pages(r, config, &mentors, &cards)?;
 
     // The handbook: index, one page per section, and a printable whole.
@@ -259,12 +463,16 @@ fn render_all(
 
     for p in &register.pages {
         let url = format!("{base}{}/", p.slug);
+        let view = views::page(p, url.clone(), "");
         let mut ctx = r.context(&url);
-        ctx.insert("page", &views::page(p, url.clone(), ""));
-        r.render("page.html", format!("{}/index.html", p.slug), &ctx)?;
+        ctx.insert("page", &view);
+        let key = r.key(&view);
+        r.render("page.html", format!("{}/index.html", p.slug), &ctx, key)?;
     }
-    r.render("sent.html", "requests/sent/index.html", &r.context(""))?;
-    r.render("404.html", "404.html", &r.context(""))?;
+    // These two show the site-wide values only.
+    let key = r.key(&());
+    r.render("sent.html", "requests/sent/index.html", &r.context(""), key)?;
+    r.render("404.html", "404.html", &r.context(""), key)?;
     for (rel, bytes) in &r.theme.assets {
         r.put(OutputFile::new(
             PathBuf::from("static").join(rel),
@@ -297,7 +505,8 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Result<(), SinkErr
     ctx.insert("intro", &intro);
     ctx.insert("sections", &sections);
     ctx.insert("print_url", &format!("{base}handbook/print/"));
-    r.render("handbook.html", "handbook/index.html", &ctx)?;
+    let key = r.key(&(&intro, &sections));
+    r.render("handbook.html", "handbook/index.html", &ctx, key)?;
 
     for s in &sections {
         let mut ctx = r.context(&r.site.handbook_url);
@@ -309,6 +518,7 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Result<(), SinkErr
             "handbook_section.html",
             format!("handbook/{}/index.html", s.slug),
             &ctx,
+            r.key(&(&intro, s, &links)),
         )?;
     }
 
@@ -321,7 +531,13 @@ fn handbook(r: &Renderer, register: &Register, base: &str) -> Result<(), SinkErr
     let mut ctx = r.context(&r.site.handbook_url);
     ctx.insert("intro", &intro);
     ctx.insert("sections", &printable);
-    r.render("handbook_print.html", "handbook/print/index.html", &ctx)
+    let key = r.key(&(&intro, &printable));
+    r.render(
+        "handbook_print.html",
+        "handbook/print/index.html",
+        &ctx,
+        key,
+    )
 }
 
 /// A mentor's headshot files (copied from the cache), or their initials avatar.
@@ -378,6 +594,11 @@ fn filter_pages(
             "filter.html",
             format!("mentors/by/{}/{}/index.html", filter.key, value.slug),
             &ctx,
+            r.key(&(
+                filter,
+                value,
+                matching.iter().map(|c| c.key).collect::<Vec<_>>(),
+            )),
         )
     })
 }

@@ -11,7 +11,7 @@
 //!
 //! The browser tokenises queries exactly as [`tokenize`] does (see `static/register.js`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
@@ -33,11 +33,15 @@ pub const STOPWORDS: &[&str] = &[
 /// Lower case, diacritics removed (NFKD without combining marks), split into runs of letters
 /// and digits, stopwords and single letters dropped.
 pub fn tokenize(text: &str) -> Vec<String> {
-    let folded: String = text
-        .nfkd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .flat_map(char::to_lowercase)
-        .collect();
+    // ASCII needs no decomposition: the common case, done without it.
+    let folded: String = if text.is_ascii() {
+        text.to_ascii_lowercase()
+    } else {
+        text.nfkd()
+            .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|t| t.chars().count() > 1 && !STOPWORDS.contains(t))
@@ -86,10 +90,40 @@ pub struct Index {
 }
 
 /// Build the index over `mentors` in doc-id order (the order given), under `base_path`.
-pub fn build(
+/// One mentor's searchable terms, each with the best weight it has (3 in the name, 2 in the
+/// pronouns or a field value, 1 in the bio), in the order first seen.
+pub fn terms_of(m: &MentorView, bio: &str) -> Vec<(String, u32)> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut terms: Vec<(String, u32)> = Vec::new();
+    let mut add = |text: &str, weight: u32| {
+        for term in tokenize(text) {
+            match seen.get(&term) {
+                Some(&i) => terms[i].1 = terms[i].1.max(weight),
+                None => {
+                    seen.insert(term.clone(), terms.len());
+                    terms.push((term, weight));
+                }
+            }
+        }
+    };
+    add(&m.name, 3);
+    if let Some(p) = &m.pronouns {
+        add(p, 2);
+    }
+    for f in &m.fields {
+        for v in &f.values {
+            add(v, 2);
+        }
+    }
+    add(bio, 1);
+    terms
+}
+
+/// The index files and manifest; `terms[i]` is [`terms_of`] the `i`th mentor.
+pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
     mentors: &[MentorView],
     filters: &[FilterView],
-    bios: &[String],
+    terms: &[T],
     base_path: &str,
 ) -> Index {
     let facets: Vec<Facet> = filters
@@ -134,29 +168,18 @@ pub fn build(
         }
     }
 
-    // term → doc id → weight (the best field it appears in).
-    let mut postings: BTreeMap<String, BTreeMap<u32, u32>> = BTreeMap::new();
-    for (id, m) in mentors.iter().enumerate() {
-        let id = id as u32;
-        let mut add = |text: &str, weight: u32| {
-            for term in tokenize(text) {
-                let w = postings.entry(term).or_default().entry(id).or_insert(0);
-                *w = (*w).max(weight);
-            }
-        };
-        add(&m.name, 3);
-        if let Some(p) = &m.pronouns {
-            add(p, 2);
-        }
-        for f in &m.fields {
-            for v in &f.values {
-                add(v, 2);
-            }
-        }
-        if let Some(bio) = bios.get(id as usize) {
-            add(bio, 1);
+    // term → (doc id, weight), in id order as the mentors are visited in order.
+    let mut by_term: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
+    for (id, list) in terms.iter().enumerate() {
+        for (term, weight) in list.iter() {
+            by_term
+                .entry(term.as_str())
+                .or_default()
+                .push((id as u32, *weight));
         }
     }
+    let mut postings: Vec<(&str, Vec<(u32, u32)>)> = by_term.into_iter().collect();
+    postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
     let mut files = Vec::new();
     let docs_json = serde_json::to_string(&docs).expect("docs serialize");
@@ -186,9 +209,9 @@ pub fn build(
         let mut last = 0;
         let list: Vec<u32> = docs_of
             .iter()
-            .map(|(id, w)| {
+            .map(|&(id, w)| {
                 let delta = id - last;
-                last = *id;
+                last = id;
                 delta * 4 + w
             })
             .collect();

@@ -26,6 +26,8 @@ pub struct BuildOptions {
     /// The date availability is judged on; by default today in the scheme's time zone, or the
     /// day of `SOURCE_DATE_EPOCH` when set (for reproducible builds).
     pub today: Option<Date>,
+    /// Parsed content kept between builds (`serve`).
+    pub content_cache: Option<std::sync::Arc<crate::content::Cache>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +99,8 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
         config.base_url = url.trim_end_matches('/').to_string();
     }
     let content_dir = root.join(crate::content::CONTENT_DIR);
-    let tree = crate::content::load(root, &mut diags).map_err(read_err(&content_dir))?;
+    let tree = crate::content::load_cached(root, &mut diags, opts.content_cache.as_deref())
+        .map_err(read_err(&content_dir))?;
     let register = crate::register::build(&config, tree, &mut diags);
     let theme =
         theme::load(root, &config.theme, &mut diags).map_err(read_err(&root.join("themes")))?;
@@ -136,6 +139,16 @@ pub fn process_headshots(opts: &BuildOptions, prepared: &mut Prepared, mode: ima
 
 /// Render `prepared` into `sink`, folding template problems into the diagnostics.
 pub fn render_into(prepared: &mut Prepared, sink: &dyn Sink) -> Result<usize, SiteError> {
+    render_with(prepared, sink, None).map(|r| r.files)
+}
+
+/// [`render_into`] with a memo of the last build's pages (`serve`): unchanged pages are
+/// reused rather than rendered.
+pub fn render_with(
+    prepared: &mut Prepared,
+    sink: &dyn Sink,
+    memo: Option<&render::Memo>,
+) -> Result<render::Rendered, SiteError> {
     let p = &*prepared;
     match render::site(
         &p.config,
@@ -144,8 +157,9 @@ pub fn render_into(prepared: &mut Prepared, sink: &dyn Sink) -> Result<usize, Si
         p.today,
         &p.headshots,
         sink,
+        memo,
     ) {
-        Ok(rendered) => Ok(rendered.files),
+        Ok(rendered) => Ok(rendered),
         Err(RenderError::Templates(problems)) => {
             let mut diags = std::mem::take(&mut prepared.diagnostics);
             diags.extend(problems);
