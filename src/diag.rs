@@ -150,6 +150,18 @@ impl Diagnostics {
         self.items.is_empty()
     }
 
+    /// The errors alone (`serve`'s overlay leaves the warnings to the terminal).
+    pub fn errors(&self) -> Diagnostics {
+        Diagnostics {
+            items: self
+                .items
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// The diagnostics sorted by file, then position, then message: stable across runs.
     pub fn sorted(&self) -> Vec<Diagnostic> {
         let mut items = self.items.clone();

@@ -145,3 +145,119 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     }
     assert!(said.iter().any(|l| l == "Stopped."), "{said:?}");
 }
+
+/// Listen to the reload events; each `data:` line arrives on the channel.
+fn events(addr: &str) -> mpsc::Receiver<String> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET /__mentorsite/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(s).lines().map_while(Result::ok) {
+            if let Some(data) = line.strip_prefix("data:")
+                && tx.send(data.trim().to_string()).is_err()
+            {
+                return;
+            }
+        }
+    });
+    // The subscription is made when the response starts; give it a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    rx
+}
+
+/// Wait (bounded) for the next reload signal.
+fn reload_within(rx: &mpsc::Receiver<String>, what: &str) {
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| panic!("no reload signal within 10 s after {what}"));
+}
+
+/// Save a file the way editors do: write a temporary file beside it, then rename it over.
+fn save(site: &Site, rel: &str, text: &str) {
+    let path = site.path(rel);
+    let tmp = path.with_file_name(".tmp-save");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+}
+
+#[test]
+fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_site() {
+    let site = Site::demo();
+    let server = start(&site);
+    let (_, page) = get(&server.addr, "/mentors/grace-obi/");
+    assert!(
+        page.contains("<script src=\"/__mentorsite/live.js\"></script></body>"),
+        "the reload script is in every page served"
+    );
+    let rx = events(&server.addr);
+
+    // An edit: the page is rebuilt and the tab told to reload.
+    let bio = "content/mentors/grace-obi.md";
+    let good = site.read(bio);
+    save(&site, bio, &good.replace("Grace Obi", "Grace Obi-Mensah"));
+    reload_within(&rx, "an edit");
+    let (status, page) = get(&server.addr, "/mentors/grace-obi/");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Grace Obi-Mensah"),
+        "the rebuilt page is served"
+    );
+    let (_, home) = get(&server.addr, "/");
+    assert!(
+        home.contains("Grace Obi-Mensah"),
+        "and the register with it"
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "one save, one reload"
+    );
+
+    // A broken bio: the problems show over the last good page, as `check` words them.
+    let broken = good.replace("name: Grace Obi", "name: Grace Obi\nname: Again");
+    save(&site, bio, &broken);
+    reload_within(&rx, "a broken save");
+    let check = site.run(&["check"]);
+    let first_line = check.stderr.lines().next().unwrap().to_string();
+    assert!(
+        first_line.starts_with("content/mentors/grace-obi.md:"),
+        "{first_line}"
+    );
+    let (status, page) = get(&server.addr, "/mentors/grace-obi/");
+    assert_eq!(status, 200, "the last good site is still served");
+    assert!(page.contains("Grace Obi-Mensah"), "the last good page");
+    assert!(
+        page.contains("id=\"mentorsite-problems\""),
+        "the problems panel"
+    );
+    assert!(
+        page.contains(&first_line),
+        "the same message as check: {first_line}\n{page}"
+    );
+    let (_, other) = get(&server.addr, "/handbook/");
+    assert!(other.contains("mentorsite-problems"), "on every page");
+
+    // Fixed: the panel goes.
+    save(&site, bio, &good);
+    reload_within(&rx, "the fix");
+    let (_, page) = get(&server.addr, "/mentors/grace-obi/");
+    assert!(!page.contains("mentorsite-problems"));
+    assert!(page.contains("Grace Obi") && !page.contains("Grace Obi-Mensah"));
+
+    // Deleted: the page is gone, and the register no longer lists it.
+    site.remove(bio);
+    reload_within(&rx, "a deletion");
+    let (status, _) = get(&server.addr, "/mentors/grace-obi/");
+    assert_eq!(status, 404);
+    let (_, home) = get(&server.addr, "/");
+    assert!(!home.contains("/mentors/grace-obi/"));
+
+    // An editor's swap file changes nothing and reloads nothing.
+    std::fs::write(site.path("content/mentors/.amara-okafor.md.swp"), "x").unwrap();
+    assert!(
+        rx.recv_timeout(Duration::from_millis(800)).is_err(),
+        "no reload for a swap file"
+    );
+}

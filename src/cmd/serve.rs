@@ -1,30 +1,49 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use mentorsite::register::Register;
 use mentorsite::site::{self, BuildOptions};
+use mentorsite::web::live::{self, Builder, Live};
 use mentorsite::web::server::{self, MailMode};
 
 use crate::cli::ServeArgs;
+
+/// "26 mentors, 11 handbook sections and 2 pages".
+fn counts(r: &Register) -> String {
+    use mentorsite::diag::plural;
+    let (m, h, p) = (r.mentors.len(), r.handbook.len(), r.pages.len());
+    format!(
+        "{m} {}, {h} {} and {p} {}",
+        plural(m, "mentor", "mentors"),
+        plural(h, "handbook section", "handbook sections"),
+        plural(p, "page", "pages")
+    )
+}
 
 pub fn run(args: ServeArgs) -> ExitCode {
     let opts = BuildOptions {
         root: args.root.root,
         ..BuildOptions::default()
     };
-    let outcome = match site::build(&opts) {
-        Ok(o) => o,
+    let builder = Builder::new(opts.clone());
+    let (files, first) = match builder.build() {
+        Ok(built) => built,
         Err(e) => return super::report_error(e),
     };
-    super::print_warnings(&outcome.diagnostics);
+    super::print_warnings(&first.warnings);
     println!(
         "Built {} in {} ms.",
-        outcome.counts(),
-        outcome.elapsed.as_millis()
+        counts(&first.register),
+        first.elapsed.as_millis()
     );
     let prepared = match site::prepare(&opts) {
         Ok(p) => p,
         Err(e) => return super::report_error(e),
     };
+    let base_path = mentorsite::render::views::base_path(&prepared.config.base_url);
+    let live = Live::new(files, base_path.clone());
     let outbox = opts.root.join(&prepared.config.email.outbox_dir);
     // A throwaway token key: respond links from this session stop working when it ends.
     let secret = format!(
@@ -59,14 +78,80 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(super::FAILURE);
             }
         };
-        println!("Serving the site at http://{local}/ (press Ctrl-C to stop)");
+        println!("Serving the site at http://{local}{base_path} (press Ctrl-C to stop)");
         println!(
             "Requests are stored in {} and emails written to {}",
             service.config.requests.database.display(),
             outbox.display()
         );
-        let app = mentorsite::web::requests::router(service.clone())
-            .merge(mentorsite::web::site_router(&outcome.output_dir));
-        super::stopped(server::run(listener, app, service, mailer, Some(opts.root.clone())).await)
+        println!("Watching content/, themes/ and site.toml: saved changes reload the page.");
+
+        // The watcher rebuilds on its own thread and tells open tabs to reload.
+        let stop = Arc::new(AtomicBool::new(false));
+        let watcher = {
+            let (root, stop, live, service) = (
+                opts.root.clone(),
+                stop.clone(),
+                live.clone(),
+                service.clone(),
+            );
+            std::thread::spawn(move || {
+                let watched =
+                    live::watch(&root, stop, |paths| match builder.rebuild(&live, &paths) {
+                        Ok(done) => {
+                            service.reload(&done.register);
+                            report(&paths, &done);
+                        }
+                        Err(problems) => {
+                            eprint!("{problems}");
+                            eprintln!(
+                                "The last good site is still served; the page shows these problems."
+                            );
+                        }
+                    });
+                if let Err(e) = watched {
+                    eprintln!(
+                        "warning: cannot watch the files for changes ({e}); restart `serve` after editing"
+                    );
+                }
+            })
+        };
+        let app =
+            mentorsite::web::requests::router(service.clone()).merge(live::router(live.clone()));
+        let result = server::run(listener, app, service, mailer, None).await;
+        stop.store(true, Ordering::Relaxed);
+        let _ = watcher.join();
+        super::stopped(result)
     })
+}
+
+fn report(paths: &[std::path::PathBuf], done: &live::Rebuilt) {
+    // An editor's temporary file is gone by now: name what was saved or deleted.
+    let named: Vec<&std::path::PathBuf> = paths
+        .iter()
+        .filter(|p| p.exists() || p.extension().is_some())
+        .collect();
+    let what = match named.as_slice() {
+        [one] => one
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        many => format!("{} files", many.len()),
+    };
+    let warnings = done.warnings.warning_count();
+    println!(
+        "{what} changed: rebuilt in {} ms ({} rendered, {} reused){}{}",
+        done.elapsed.as_millis(),
+        done.rendered,
+        done.reused,
+        if done.changed {
+            ""
+        } else {
+            "; the site is the same"
+        },
+        if warnings > 0 {
+            format!("; {warnings} warnings (see `mentorsite check`)")
+        } else {
+            String::new()
+        }
+    );
 }
