@@ -260,4 +260,14 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
         rx.recv_timeout(Duration::from_millis(800)).is_err(),
         "no reload for a swap file"
     );
+
+    // Ctrl-C stops it, even with a tab listening for reloads.
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let mut server = server;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "serve did not stop within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -58,6 +58,6 @@ pub fn run(args: EndpointArgs) -> ExitCode {
             "Request service listening at http://{local}/ (POST /requests, GET /healthz); press Ctrl-C to stop"
         );
         let app = mentorsite::web::requests::router(service.clone());
-        super::stopped(server::run(listener, app, service, mailer, Some(root)).await)
+        super::stopped(server::run(listener, app, service, mailer, Some(root), None).await)
     })
 }

@@ -118,7 +118,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         };
         let app =
             mentorsite::web::requests::router(service.clone()).merge(live::router(live.clone()));
-        let result = server::run(listener, app, service, mailer, None).await;
+        let closing = live.clone();
+        let on_stop: Box<dyn FnOnce() + Send> = Box::new(move || closing.close());
+        let result = server::run(listener, app, service, mailer, None, Some(on_stop)).await;
         stop.store(true, Ordering::Relaxed);
         let _ = watcher.join();
         super::stopped(result)

@@ -45,6 +45,15 @@ pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
 pub trait Sink: Sync {
     fn put(&self, file: OutputFile) -> Result<(), SinkError>;
 
+    /// Output `path` with bytes that a memo also holds: a sink that keeps files in memory can
+    /// share them rather than copy.
+    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
+        self.put(OutputFile {
+            path,
+            bytes: bytes.to_vec(),
+        })
+    }
+
     /// Output `path` with the bytes of the file `from` (processed images from the cache).
     fn copy(&self, path: PathBuf, from: &std::path::Path) -> Result<(), SinkError> {
         let bytes = std::fs::read(from)?;
@@ -212,7 +221,7 @@ impl Renderer<'_> {
                 .map(|(_, bytes)| bytes.clone());
             if let Some(bytes) = hit {
                 self.reused.fetch_add(1, Ordering::Relaxed);
-                return self.put(OutputFile::new(path, bytes.to_vec()));
+                return self.put_shared(path, bytes);
             }
         }
         let Some(text) = self.to_string(template, ctx) else {
@@ -220,7 +229,9 @@ impl Renderer<'_> {
         };
         self.rendered.fetch_add(1, Ordering::Relaxed);
         if let (Some(memo), Some(key)) = (self.memo, key) {
-            lock(&memo.pages).insert(path.clone(), (key, Arc::from(text.as_bytes())));
+            let bytes: Page = Arc::from(text.into_bytes());
+            lock(&memo.pages).insert(path.clone(), (key, bytes.clone()));
+            return self.put_shared(path, bytes);
         }
         self.put(OutputFile::new(path, text))
     }
@@ -248,7 +259,7 @@ impl Renderer<'_> {
             return Ok(None);
         };
         self.reused.fetch_add(1, Ordering::Relaxed);
-        self.put(OutputFile::new(path, page.to_vec()))?;
+        self.put_shared(path.to_path_buf(), page)?;
         Ok(Some(view))
     }
 
@@ -303,6 +314,11 @@ impl Renderer<'_> {
     fn put(&self, file: OutputFile) -> Result<(), SinkError> {
         self.record(&file.path);
         self.sink.put(file)
+    }
+
+    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
+        self.record(&path);
+        self.sink.put_shared(path, bytes)
     }
 
     fn record(&self, path: &std::path::Path) {
@@ -454,7 +470,7 @@ fn render_all(
     let card_keys: Vec<u64> = cards.iter().map(|c| c.key).collect();
     let key = r.key(&(&home, &card_keys, &manifest, &filters, &counts));
     r.render("index.html", "index.html", &ctx, key)?;
-    filter_pages(r, config, &mentors, &cards)?;
+    filter_pages(r, &filters, &mentors, &cards)?;
 
     // The handbook: index, one page per section, and a printable whole.
     if !register.handbook.is_empty() {
@@ -566,26 +582,31 @@ fn images(
 /// reachable by filter without JavaScript.
 fn filter_pages(
     r: &Renderer,
-    config: &Config,
+    filters: &[views::FilterView],
     mentors: &[MentorView],
     cards: &[Card],
 ) -> Result<(), SinkError> {
-    let filters = views::filters_of_views(config, mentors);
+    // (field, value) → the mentors who have it, in register order, in one pass.
+    let mut having: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, m) in mentors.iter().enumerate() {
+        for f in &m.fields {
+            for slug in &f.slugs {
+                let list = having.entry((f.key.as_str(), slug.as_str())).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
+    }
     let pages: Vec<(&views::FilterView, &views::FacetValue)> = filters
         .iter()
         .flat_map(|f| f.values.iter().filter(|v| v.count > 0).map(move |v| (f, v)))
         .collect();
     pages.par_iter().try_for_each(|(filter, value)| {
-        let matching: Vec<&Card> = mentors
-            .iter()
-            .zip(cards)
-            .filter(|(m, _)| {
-                m.fields
-                    .iter()
-                    .any(|f| f.key == filter.key && f.slugs.contains(&value.slug))
-            })
-            .map(|(_, c)| c)
-            .collect();
+        let matching: Vec<&Card> = having
+            .get(&(filter.key.as_str(), value.slug.as_str()))
+            .map(|ids| ids.iter().map(|&i| &cards[i]).collect())
+            .unwrap_or_default();
         let mut ctx = r.context(&r.site.register_url);
         ctx.insert("filter", filter);
         ctx.insert("value", value);

@@ -27,7 +27,7 @@ pub const SCRIPT_PATH: &str = "/__mentorsite/live.js";
 
 /// How long the watcher waits for a burst of file events (an editor's write-then-rename, a
 /// `git checkout`) to end before rebuilding once.
-pub const QUIET: Duration = Duration::from_millis(30);
+pub const QUIET: Duration = Duration::from_millis(20);
 
 /// One file of the site as served: bytes, or a processed headshot in the image cache.
 #[derive(Clone)]
@@ -72,6 +72,11 @@ impl Sink for MemorySink {
         Ok(())
     }
 
+    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
+        self.insert(&path, Body::Bytes(bytes));
+        Ok(())
+    }
+
     fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
         self.insert(&path, Body::File(from.to_path_buf()));
         Ok(())
@@ -84,6 +89,7 @@ pub struct Live {
     problems: RwLock<Option<String>>,
     changes: broadcast::Sender<u64>,
     generation: Mutex<u64>,
+    closing: tokio::sync::watch::Sender<bool>,
     /// The path the site lives under (`/`, or `/mentoring/` for a base URL with a path).
     pub base_path: String,
 }
@@ -96,6 +102,7 @@ impl Live {
             problems: RwLock::new(None),
             changes,
             generation: Mutex::new(0),
+            closing: tokio::sync::watch::channel(false).0,
             base_path,
         })
     }
@@ -136,6 +143,11 @@ impl Live {
         self.notify();
     }
 
+    /// End every open event stream: the server is stopping.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
     fn notify(&self) {
         let mut g = self.generation.lock().unwrap_or_else(|e| e.into_inner());
         *g += 1;
@@ -157,16 +169,23 @@ async fn events(
     State(live): State<Arc<Live>>,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let rx = live.changes.subscribe();
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+    let closing = live.closing.subscribe();
+    let stream = futures_util::stream::unfold((rx, closing), |(mut rx, mut closing)| async move {
         loop {
-            match rx.recv().await {
-                Ok(n) => {
-                    let event = Event::default().event("reload").data(n.to_string());
-                    return Some((Ok(event), rx));
-                }
-                // Missed some: one reload covers them all.
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => return None,
+            if *closing.borrow() {
+                return None;
+            }
+            tokio::select! {
+                got = rx.recv() => match got {
+                    Ok(n) => {
+                        let event = Event::default().event("reload").data(n.to_string());
+                        return Some((Ok(event), (rx, closing)));
+                    }
+                    // Missed some: one reload covers them all.
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = closing.changed() => return None,
             }
         }
     });

@@ -97,13 +97,15 @@ pub fn clock_from_env() -> Result<super::requests::Clock, StartError> {
 }
 
 /// Serve `app` on `listener` with the outbox worker beside it, until a stop signal. With a
-/// `root`, mentors' contact details are reloaded when the content changes.
+/// `root`, mentors' contact details are reloaded when the content changes; `on_stop` runs
+/// when the signal comes.
 pub async fn run(
     listener: tokio::net::TcpListener,
     app: Router,
     service: Arc<Service>,
     mailer: Mailer,
     root: Option<std::path::PathBuf>,
+    on_stop: Option<Box<dyn FnOnce() + Send>>,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let worker = tokio::spawn(crate::outbox::run(service.clone(), mailer, stop_rx.clone()));
@@ -115,7 +117,13 @@ pub async fn run(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Let long-lived responses (serve's reload events) end, so the server can.
+        if let Some(f) = on_stop {
+            f();
+        }
+    })
     .await;
     let _ = stop_tx.send(true);
     service.wake.notify_one();
