@@ -9,6 +9,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    mentorsite::log::set_level(if cli.quiet {
+        mentorsite::log::Level::Quiet
+    } else if cli.verbose {
+        mentorsite::log::Level::Verbose
+    } else {
+        mentorsite::log::Level::Normal
+    });
     match cli.command {
         cli::Command::Build(args) => cmd::build::run(args),
         cli::Command::Check(args) => cmd::check::run(args),

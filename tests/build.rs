@@ -372,3 +372,35 @@ fn template_errors_name_the_template_line_and_column() {
     assert!(first.contains("template error"), "{}", out.stderr);
     assert!(out.stderr.contains("no_such_filter"), "{}", out.stderr);
 }
+
+#[test]
+fn quiet_says_only_what_went_wrong() {
+    let site = Site::fixture("doctors");
+    // A bio without a photo gets a warning.
+    site.write(
+        "content/mentors/dee-nophoto.md",
+        "---\nname: Dee Nophoto\nemail: dee@private.example.net\ngrade: FY2\nspecialty: Surgery\n---\n\nHello.\n",
+    );
+    let loud = site.run(&["build"]);
+    loud.assert_code(0);
+    assert!(loud.stdout.contains("Built "), "{}", loud.stdout);
+    assert!(loud.stderr.contains("warning:"), "the fixture has warnings");
+    let quiet = site.run(&["--quiet", "build"]);
+    quiet.assert_code(0);
+    assert_eq!(quiet.stdout, "", "no summary");
+    assert_eq!(quiet.stderr, "", "no warnings");
+
+    site.write(
+        "content/mentors/bob-crlf.md",
+        &site
+            .read("content/mentors/bob-crlf.md")
+            .replace("grade:", "grde:"),
+    );
+    let broken = site.run(&["check", "-q"]);
+    broken.assert_code(1);
+    assert!(
+        broken.stderr.contains("content/mentors/bob-crlf.md:"),
+        "errors are still said: {}",
+        broken.stderr
+    );
+}

@@ -508,6 +508,22 @@ fn journey_request_reminder_accept_and_the_mentee_gets_the_contact() {
     );
     assert!(news.iter().any(|m| to_of(m) == ADMIN), "the admin is told");
 
+    // The access log has a line per request, by path: never the query and its token.
+    std::thread::sleep(Duration::from_millis(200));
+    let log = thursday.log.lock().unwrap().clone();
+    assert!(
+        log.contains(&format!(
+            "event=http method=POST path=/requests/{id}/accept status=200"
+        )),
+        "{log}"
+    );
+    assert!(log.contains(&format!(
+        "event=http method=GET path=/requests/{id}/respond status=200"
+    )));
+    let token_sig = token.split('.').nth(1).unwrap();
+    assert!(!log.contains(token_sig), "no token in the log");
+    assert!(!log.contains("?t="), "no query in the log");
+
     // A second accept changes nothing and sends nothing.
     let (status, _) = http(
         &thursday.url,

@@ -15,6 +15,9 @@ pub fn run(args: BuildArgs) -> ExitCode {
         Ok(outcome) => {
             super::print_warnings(&outcome.diagnostics);
             let w = outcome.written.clone().unwrap_or_default();
+            if super::quiet() {
+                return ExitCode::from(super::OK);
+            }
             println!(
                 "Built {} into {} in {} ms ({} files written, {} unchanged, {} removed; headshots: {} processed, {} from the cache).",
                 outcome.counts(),

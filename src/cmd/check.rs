@@ -26,6 +26,9 @@ pub fn run(args: CheckArgs) -> ExitCode {
     match result {
         Ok(outcome) => {
             super::print_warnings(&outcome.diagnostics);
+            if super::quiet() {
+                return ExitCode::from(super::OK);
+            }
             println!(
                 "OK: {}; {} files would be written.",
                 outcome.counts(),

@@ -31,8 +31,9 @@ pub fn report_error(err: SiteError) -> ExitCode {
     }
 }
 
+/// Warnings, unless `--quiet`.
 pub fn print_warnings(diags: &Diagnostics) {
-    if !diags.is_empty() {
+    if !diags.is_empty() && !quiet() {
         eprint!("{}", diags.render_text());
     }
 }
@@ -81,4 +82,9 @@ pub fn stopped(result: std::io::Result<()>) -> ExitCode {
             ExitCode::from(FAILURE)
         }
     }
+}
+
+/// `--quiet`: say only what went wrong.
+pub fn quiet() -> bool {
+    mentorsite::log::level() == mentorsite::log::Level::Quiet
 }

@@ -128,6 +128,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 fn report(paths: &[std::path::PathBuf], done: &live::Rebuilt) {
+    if super::quiet() {
+        return;
+    }
+    for p in paths {
+        mentorsite::log::detail("source_changed", &[("path", &p.display().to_string())]);
+    }
     // An editor's temporary file is gone by now: name what was saved or deleted.
     let named: Vec<&std::path::PathBuf> = paths
         .iter()

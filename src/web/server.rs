@@ -113,6 +113,7 @@ pub async fn run(
         tokio::spawn(watch_content(root, service.clone(), stop_rx.clone()));
     }
     tokio::spawn(sweep_every(service.clone(), stop_rx));
+    let app = app.layer(axum::middleware::from_fn(crate::log::access));
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
