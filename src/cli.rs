@@ -31,6 +31,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Run the request service (production): POST /requests, GET /healthz
     Endpoint(EndpointArgs),
+    /// Ask a running endpoint whether it is well (for container and service health checks)
+    Healthcheck(HealthcheckArgs),
     /// See and export the requests received
     #[command(subcommand)]
     Requests(RequestsCommand),
@@ -89,6 +91,17 @@ pub struct EndpointArgs {
     /// The port to listen on
     #[arg(long, value_name = "N", default_value_t = 8080)]
     pub port: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The endpoint's health address
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080/healthz"
+    )]
+    pub url: String,
 }
 
 #[derive(Debug, Subcommand)]

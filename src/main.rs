@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => cmd::check::run(args),
         cli::Command::Serve(args) => cmd::serve::run(args),
         cli::Command::Endpoint(args) => cmd::endpoint::run(args),
+        cli::Command::Healthcheck(args) => cmd::healthcheck::run(&args),
         cli::Command::Requests(cmd) => cmd::requests::run(cmd),
         cli::Command::New(cmd) => cmd::new::run(cmd),
     }

@@ -276,6 +276,12 @@ fn a_request_reaches_mentor_admin_and_mentee_over_smtp() {
         "no free text in the acknowledgement"
     );
 
+    // The container's and systemd's health check sees it well.
+    let health =
+        common::mentorsite(&["healthcheck", "--url", &format!("{}/healthz", ep.url)]).run();
+    assert_eq!(health.code, 0, "{}", health.stderr);
+    assert!(health.stdout.starts_with("ok: "), "{}", health.stdout);
+
     // The log carries ids, never names, addresses or message text.
     std::thread::sleep(Duration::from_millis(300));
     let log = ep.log.lock().unwrap().clone();

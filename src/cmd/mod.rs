@@ -3,6 +3,7 @@
 pub mod build;
 pub mod check;
 pub mod endpoint;
+pub mod healthcheck;
 pub mod new;
 pub mod requests;
 pub mod serve;

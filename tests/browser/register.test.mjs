@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -206,5 +206,40 @@ test("the register works on a 320 px wide phone without sideways scrolling", asy
   await page.getByRole("searchbox", { name: "Search" }).tap();
   await page.keyboard.type("grace");
   await waitForStatus(page, /^1 mentor matches/);
+  await context.close();
+});
+
+// Last, because it edits a bio: `serve` rebuilds on save and the open tab reloads by itself.
+test("saving a bio reloads the open page; a mistake shows over the last good page until fixed", async () => {
+  const file = join(root, "content", "mentors", "rhiannon-price.md");
+  const good = readFileSync(file, "utf8");
+  const { page, context } = await register("/mentors/rhiannon-price/");
+  const heading = () => page.locator("h1").first().textContent();
+  assert.match(await heading(), /Rhiannon Price/);
+
+  let reloaded = page.waitForEvent("load");
+  writeFileSync(file, good.replace(/^name: .*$/m, "name: Rhiannon Price-Edited"));
+  await reloaded;
+  assert.match(await heading(), /Rhiannon Price-Edited/);
+
+  reloaded = page.waitForEvent("load");
+  writeFileSync(file, good.replace(/^name: .*$/m, "name: Rhiannon Price-Edited\nname: twice"));
+  await reloaded;
+  const panel = page.locator("#mentorsite-problems");
+  await panel.waitFor();
+  assert.equal(await panel.getAttribute("role"), "alert");
+  assert.match(await panel.textContent(), /content\/mentors\/rhiannon-price\.md:\d+:\d+: error: /);
+  assert.match(await heading(), /Rhiannon Price-Edited/, "the last good page stays");
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }));
+  const problems = result.violations.map((v) => `${v.id}: ${v.help}`);
+  assert.deepEqual(problems, [], problems.join("\n"));
+
+  reloaded = page.waitForEvent("load");
+  writeFileSync(file, good);
+  await reloaded;
+  assert.equal(await page.locator("#mentorsite-problems").count(), 0, "fixed: the panel is gone");
+  assert.match(await heading(), /^\s*Rhiannon Price\s*$/);
   await context.close();
 });
