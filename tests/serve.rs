@@ -254,6 +254,20 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
     let (_, home) = get(&server.addr, "/");
     assert!(!home.contains("/mentors/grace-obi/"));
 
+    // A template edit renders every page again.
+    let base = "themes/default/templates/base.html";
+    let template = site.read(base);
+    save(
+        &site,
+        base,
+        &template.replace("not an emergency service", "not a crisis line"),
+    );
+    reload_within(&rx, "a template edit");
+    for path in ["/", "/mentors/amara-okafor/", "/handbook/"] {
+        let (_, page) = get(&server.addr, path);
+        assert!(page.contains("not a crisis line"), "{path} re-rendered");
+    }
+
     // An editor's swap file changes nothing and reloads nothing.
     std::fs::write(site.path("content/mentors/.amara-okafor.md.swp"), "x").unwrap();
     assert!(
