@@ -39,6 +39,20 @@ def corpus(n, work, gen, images):
     return root
 
 
+def parse_with_common(ap):
+    """Add the options every benchmark takes (--work, --binary, --gen), parse, and check that
+    the release binary exists."""
+    ap.add_argument("--work", default=os.path.join(REPO, "target", "bench"))
+    ap.add_argument("--binary", default=os.path.join(REPO, "target", "release", "mentorsite"))
+    ap.add_argument("--gen", default=os.environ.get(
+        "MENTORSITE_CORPUS_GEN", os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")))
+    a = ap.parse_args()
+    if not os.path.exists(a.binary):
+        sys.exit(f"{a.binary} not found: run `cargo build --release` first")
+    os.makedirs(a.work, exist_ok=True)
+    return a
+
+
 def run_once(binary, root):
     """Wall seconds and max RSS (MiB) of one build, measured by a fresh child process."""
     probe = (
@@ -58,14 +72,7 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--warm", action="store_true", help="also time rebuilds over an existing output")
     ap.add_argument("--images", action="store_true", help="bios with 1200x1600 JPEG headshots (needs Pillow)")
-    ap.add_argument("--work", default=os.path.join(REPO, "target", "bench"))
-    ap.add_argument("--binary", default=os.path.join(REPO, "target", "release", "mentorsite"))
-    ap.add_argument("--gen", default=os.environ.get(
-        "MENTORSITE_CORPUS_GEN", os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")))
-    a = ap.parse_args()
-    if not os.path.exists(a.binary):
-        sys.exit(f"{a.binary} not found: run `cargo build --release` first")
-    os.makedirs(a.work, exist_ok=True)
+    a = parse_with_common(ap)
     print(f"{'N':>6} {'kind':>5} {'median s':>9} {'min s':>7} {'max s':>7} {'peak MiB':>9}")
     for n in a.n:
         root = corpus(n, a.work, a.gen, a.images)

@@ -25,7 +25,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build import REPO, corpus  # noqa: E402
+from build import corpus, parse_with_common  # noqa: E402
 
 
 def listen(addr, events):
@@ -60,14 +60,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--edits", type=int, default=20)
-    ap.add_argument("--work", default=os.path.join(REPO, "target", "bench"))
-    ap.add_argument("--binary", default=os.path.join(REPO, "target", "release", "mentorsite"))
-    ap.add_argument("--gen", default=os.environ.get(
-        "MENTORSITE_CORPUS_GEN", os.path.join(REPO, "..", "shared", "bench", "gen_corpus.py")))
-    a = ap.parse_args()
-    if not os.path.exists(a.binary):
-        sys.exit(f"{a.binary} not found: run `cargo build --release` first")
-    os.makedirs(a.work, exist_ok=True)
+    a = parse_with_common(ap)
     root = corpus(a.n, a.work, a.gen, False)
     mentors = sorted(os.listdir(os.path.join(root, "content", "mentors")))
     mentors = [m for m in mentors if m.endswith(".md")]
