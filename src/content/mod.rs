@@ -69,12 +69,42 @@ pub fn is_ignored_name(name: &str) -> bool {
         || name.eq_ignore_ascii_case("desktop.ini")
 }
 
-/// Parsed files kept between builds (`serve`), by path, with the size and modification time
-/// they had: a file whose size and time are unchanged is not read again.
+/// Parsed files kept between builds (`serve`), by path, with the [`Stamp`] they had: a file
+/// whose size, time and inode are unchanged is not read again.
 #[derive(Default)]
 pub struct Cache(Mutex<HashMap<PathBuf, Cached>>);
 
-type Cached = (u64, Option<SystemTime>, Option<Document>, Diagnostics);
+type Cached = (Stamp, Option<Document>, Diagnostics);
+
+/// What a file's metadata says about its content: size, modification time, and (on Unix) the
+/// inode, which an editor's save-by-rename changes even within one clock tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: Option<std::fs::Metadata>) -> Stamp {
+        let Some(meta) = meta else {
+            return Stamp {
+                len: u64::MAX,
+                modified: None,
+                inode: 0,
+            };
+        };
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Stamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        }
+    }
+}
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -120,10 +150,7 @@ pub fn load_cached(
             .to_path_buf();
         match extension(&rel).as_deref() {
             Some("md") => {
-                let stamp = entry
-                    .metadata()
-                    .map(|m| (m.len(), m.modified().ok()))
-                    .unwrap_or((u64::MAX, None));
+                let stamp = Stamp::of(entry.metadata().ok());
                 markdown.push((rel, stamp));
             }
             Some(ext) if IMAGE_EXTENSIONS.contains(&ext) => {
@@ -140,9 +167,9 @@ pub fn load_cached(
         .map(|(rel, stamp)| {
             if let Some(cache) = cache {
                 let map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some((len, time, doc, problems)) = map.get(&rel)
-                    && (*len, *time) == stamp
-                    && time.is_some()
+                if let Some((was, doc, problems)) = map.get(&rel)
+                    && *was == stamp
+                    && stamp.modified.is_some()
                 {
                     return Ok((rel, doc.clone(), problems.clone()));
                 }
@@ -161,10 +188,7 @@ pub fn load_cached(
             };
             if let Some(cache) = cache {
                 let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
-                map.insert(
-                    rel.clone(),
-                    (stamp.0, stamp.1, doc.clone(), problems.clone()),
-                );
+                map.insert(rel.clone(), (stamp, doc.clone(), problems.clone()));
             }
             Ok((rel, doc, problems))
         })
