@@ -312,28 +312,46 @@ impl Store {
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
+        self.transition(id, to, &["pending"], mails, now, |tx| {
+            tx.execute(
+                "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
+                        closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
+                 WHERE id = ?1 AND status = 'pending'",
+                params![id, to, now, note],
+            )?;
+            tx.execute(
+                "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
+                params![token_hash, now],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// In one immediate transaction: a request already in state `to` is `Already`; one in a
+    /// state of `from` is changed by `update` and gets `mails` queued (`Done`); any other is
+    /// `Blocked`. `update` runs in every case (an answer records its token even when it
+    /// changes nothing), so its `UPDATE` must itself be conditional on the state.
+    fn transition(
+        &self,
+        id: &str,
+        to: &str,
+        from: &[&str],
+        mails: &[NewMail],
+        now: i64,
+        update: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+    ) -> Result<Transition, StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let status = status_of(&tx, id)?;
-        let outcome = match status.as_deref() {
+        let outcome = match status_of(&tx, id)?.as_deref() {
             None => Transition::NotFound,
             Some(s) if s == to => Transition::Already,
-            Some("pending") => {
-                tx.execute(
-                    "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
-                            closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
-                     WHERE id = ?1 AND status = 'pending'",
-                    params![id, to, now, note],
-                )?;
-                insert_mails(&tx, id, mails, now)?;
-                Transition::Done
-            }
+            Some(s) if from.contains(&s) => Transition::Done,
             Some(other) => Transition::Blocked(other.to_string()),
         };
-        tx.execute(
-            "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
-            params![token_hash, now],
-        )?;
+        update(&tx)?;
+        if outcome == Transition::Done {
+            insert_mails(&tx, id, mails, now)?;
+        }
         tx.commit()?;
         Ok(outcome)
     }
@@ -412,24 +430,21 @@ impl Store {
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let status = status_of(&tx, id)?;
-        let outcome = match status.as_deref() {
-            None => Transition::NotFound,
-            Some("withdrawn") => Transition::Already,
-            Some("pending" | "accepted") => {
+        self.transition(
+            id,
+            "withdrawn",
+            &["pending", "accepted"],
+            mails,
+            now,
+            |tx| {
                 tx.execute(
-                    "UPDATE requests SET status = 'withdrawn', closed_at = ?2 WHERE id = ?1",
+                    "UPDATE requests SET status = 'withdrawn', closed_at = ?2
+                 WHERE id = ?1 AND status IN ('pending', 'accepted')",
                     params![id, now],
                 )?;
-                insert_mails(&tx, id, mails, now)?;
-                Transition::Done
-            }
-            Some(other) => Transition::Blocked(other.to_string()),
-        };
-        tx.commit()?;
-        Ok(outcome)
+                Ok(())
+            },
+        )
     }
 
     /// How many requests from `email` are waiting for an answer.
