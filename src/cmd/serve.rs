@@ -3,24 +3,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use mentorsite::register::Register;
 use mentorsite::site::{self, BuildOptions};
 use mentorsite::web::live::{self, Builder, Live};
 use mentorsite::web::server::{self, MailMode};
 
 use crate::cli::ServeArgs;
-
-/// "26 mentors, 11 handbook sections and 2 pages".
-fn counts(r: &Register) -> String {
-    use mentorsite::diag::plural;
-    let (m, h, p) = (r.mentors.len(), r.handbook.len(), r.pages.len());
-    format!(
-        "{m} {}, {h} {} and {p} {}",
-        plural(m, "mentor", "mentors"),
-        plural(h, "handbook section", "handbook sections"),
-        plural(p, "page", "pages")
-    )
-}
 
 pub fn run(args: ServeArgs) -> ExitCode {
     let opts = BuildOptions {
@@ -35,7 +22,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     super::print_warnings(&first.warnings);
     println!(
         "Built {} in {} ms.",
-        counts(&first.register),
+        site::counts(&first.register),
         first.elapsed.as_millis()
     );
     let prepared = match site::prepare(&opts) {

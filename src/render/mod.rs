@@ -654,14 +654,15 @@ fn sitemap(base_url: &str, base_path: &str, paths: &[PathBuf]) -> String {
     );
     for u in urls {
         xml.push_str("  <url><loc>");
-        xml.push_str(&escape_xml(&u));
+        xml.push_str(&escape(&u));
         xml.push_str("</loc></url>\n");
     }
     xml.push_str("</urlset>\n");
     xml
 }
 
-fn escape_xml(s: &str) -> String {
+/// Text made safe inside HTML or XML, in element content and quoted attributes.
+pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

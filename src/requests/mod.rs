@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
@@ -154,6 +155,15 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
     } else {
         Err(FormErrors(errors))
     }
+}
+
+/// The date of `ts` (seconds) in `tz`: a request sent at 23:30 UTC on a summer Saturday was
+/// sent on Sunday in London.
+pub fn local_date(ts: i64, tz: &TimeZone) -> Date {
+    jiff::Timestamp::from_second(ts)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned(tz.clone())
+        .date()
 }
 
 /// The date `n` working days after `start`, skipping weekends and `holidays`.
@@ -309,6 +319,31 @@ mod tests {
         );
         f.website = Some("http://spam.example".into());
         assert!(looks_automated(&f, 10_000));
+    }
+
+    #[test]
+    fn local_dates_follow_the_clocks() {
+        let london = TimeZone::get("Europe/London").unwrap();
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
+        // Summer time: 23:30 UTC on Saturday 24 October 2026 is already Sunday in London.
+        assert_eq!(
+            local_date(at("2026-10-24T23:30:00Z"), &london).to_string(),
+            "2026-10-25"
+        );
+        // After the clocks go back (25 October), 23:30 UTC is still the same day.
+        assert_eq!(
+            local_date(at("2026-10-26T23:30:00Z"), &london).to_string(),
+            "2026-10-26"
+        );
+        // The clocks go forward on 28 March 2027: 23:30 UTC on the 27th is still the 27th.
+        assert_eq!(
+            local_date(at("2027-03-27T23:30:00Z"), &london).to_string(),
+            "2027-03-27"
+        );
+        assert_eq!(
+            local_date(at("2027-03-28T23:30:00Z"), &london).to_string(),
+            "2027-03-29"
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use super::local_date;
 use super::store::Outcome;
+use crate::render::escape as esc;
 
 /// The states a request ends in, in the order the charts show them.
 pub const STATES: [State; 5] = [
@@ -86,13 +88,6 @@ pub struct Context<'a> {
     pub names: &'a BTreeMap<String, String>,
     /// Now, in seconds since the epoch.
     pub now: i64,
-}
-
-fn local_date(ts: i64, tz: &TimeZone) -> Date {
-    jiff::Timestamp::from_second(ts)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(tz.clone())
-        .date()
 }
 
 fn month_of(d: Date) -> Date {
@@ -201,8 +196,7 @@ fn svg(
         draw(&root)?;
         root.present().map_err(chart_err)?;
     }
-    let mut title_el = String::new();
-    push_escaped(&mut title_el, title);
+    let title_el = esc(title);
     Ok(out
         .replacen(
             "<svg ",
@@ -371,25 +365,6 @@ fn days_label(i: usize) -> String {
         LAST_BUCKET => format!("{LAST_BUCKET}+ working days"),
         n => format!("{n} working days"),
     }
-}
-
-fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::new();
-    push_escaped(&mut out, s);
-    out
 }
 
 /// A table of `(label, cells…)` rows under a header.

@@ -237,23 +237,32 @@ fn outcome(
     }
 }
 
+/// "26 mentors, 11 handbook sections and 2 pages".
+pub fn counts(register: &Register) -> String {
+    count_words(
+        register.mentors.len(),
+        register.handbook.len(),
+        register.pages.len(),
+    )
+}
+
 impl Outcome {
     /// "26 mentors, 11 handbook sections and 2 pages".
     pub fn counts(&self) -> String {
-        let n = |count: usize, one: &str, many: &str| {
-            format!("{count} {}", crate::diag::plural(count, one, many))
-        };
-        format!(
-            "{}, {} and {}",
-            n(self.mentors, "mentor", "mentors"),
-            n(
-                self.handbook_sections,
-                "handbook section",
-                "handbook sections"
-            ),
-            n(self.pages, "page", "pages"),
-        )
+        count_words(self.mentors, self.handbook_sections, self.pages)
     }
+}
+
+fn count_words(mentors: usize, handbook_sections: usize, pages: usize) -> String {
+    let n = |count: usize, one: &str, many: &str| {
+        format!("{count} {}", crate::diag::plural(count, one, many))
+    };
+    format!(
+        "{}, {} and {}",
+        n(mentors, "mentor", "mentors"),
+        n(handbook_sections, "handbook section", "handbook sections"),
+        n(pages, "page", "pages"),
+    )
 }
 
 pub fn output_dir(opts: &BuildOptions, config: &Config) -> PathBuf {

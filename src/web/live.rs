@@ -304,15 +304,7 @@ fn html(live: &Live, bytes: &[u8], status: StatusCode) -> Response {
 /// The panel shown over every page while the sources have errors. Its colours are fixed so
 /// it reads the same over the light and the dark theme (contrast 15:1 and more).
 pub fn overlay(problems: &str) -> String {
-    let mut text = String::new();
-    for c in problems.chars() {
-        match c {
-            '<' => text.push_str("&lt;"),
-            '>' => text.push_str("&gt;"),
-            '&' => text.push_str("&amp;"),
-            c => text.push(c),
-        }
-    }
+    let text = crate::render::escape(problems);
     format!(
         "<section id=\"mentorsite-problems\" role=\"alert\" aria-labelledby=\"mentorsite-problems-title\" \
          style=\"position:fixed;left:0;right:0;bottom:0;max-height:60vh;overflow:auto;z-index:2147483647;\

@@ -4,26 +4,16 @@
 //! in an immediate transaction, so sweeps are idempotent and safe when two run at once.
 
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 
 use super::requests::Service;
 use super::respond::mails;
-use crate::requests::{self, store::StoreError};
+use crate::requests::{self, local_date, store::StoreError};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SweepReport {
     pub reminded: usize,
     pub lapsed: usize,
     pub purged: usize,
-}
-
-/// The date of `ts` (seconds) in `tz`: a request sent at 23:30 UTC on a summer Saturday was
-/// sent on Sunday in London.
-pub fn local_date(ts: i64, tz: &TimeZone) -> Date {
-    jiff::Timestamp::from_second(ts)
-        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-        .to_zoned(tz.clone())
-        .date()
 }
 
 pub fn sweep(s: &Service) -> Result<SweepReport, StoreError> {
@@ -81,34 +71,4 @@ pub fn sweep(s: &Service) -> Result<SweepReport, StoreError> {
         s.wake.notify_one();
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_dates_follow_the_clocks() {
-        let london = TimeZone::get("Europe/London").unwrap();
-        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
-        // Summer time: 23:30 UTC on Saturday 24 October 2026 is already Sunday in London.
-        assert_eq!(
-            local_date(at("2026-10-24T23:30:00Z"), &london).to_string(),
-            "2026-10-25"
-        );
-        // After the clocks go back (25 October), 23:30 UTC is still the same day.
-        assert_eq!(
-            local_date(at("2026-10-26T23:30:00Z"), &london).to_string(),
-            "2026-10-26"
-        );
-        // The clocks go forward on 28 March 2027: 23:30 UTC on the 27th is still the 27th.
-        assert_eq!(
-            local_date(at("2027-03-27T23:30:00Z"), &london).to_string(),
-            "2027-03-27"
-        );
-        assert_eq!(
-            local_date(at("2027-03-28T23:30:00Z"), &london).to_string(),
-            "2027-03-29"
-        );
-    }
 }
