@@ -6,12 +6,11 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::Site;
+use common::{Running, Site};
 
 /// A minimal SMTP server that keeps every message it accepts.
 struct SmtpSink {
@@ -126,84 +125,24 @@ fn site(smtp_port: u16) -> Site {
     site
 }
 
-/// The running endpoint, killed if a test fails before stopping it.
-struct Endpoint {
-    child: Child,
-    url: String,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Endpoint {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_endpoint(site: &Site) -> Endpoint {
+fn start_endpoint(site: &Site) -> Running {
     start_endpoint_at(site, None)
 }
 
 /// Start the endpoint; with `now`, its clock starts at that RFC 3339 instant (`MENTORSITE_NOW`).
-fn start_endpoint_at(site: &Site, now: Option<&str>) -> Endpoint {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mentorsite"));
-    if let Some(now) = now {
-        command.env("MENTORSITE_NOW", now);
-    }
-    let child = command
-        .args(["endpoint", "--port", "0", "--root"])
-        .arg(site.root())
+fn start_endpoint_at(site: &Site, now: Option<&str>) -> Running {
+    let root = site.root().to_str().unwrap();
+    let mut cmd = common::mentorsite(&["endpoint", "--port", "0", "--root", root])
         .env(
             "MENTORSITE_SECRET",
             "an end-to-end test key, thirty-two bytes or more",
         )
         .env("MENTORSITE_RETRY_BASE_SECONDS", "1")
-        .env("MENTORSITE_RATE_PER_MINUTE", "1000")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start endpoint");
-    let log = Arc::new(Mutex::new(String::new()));
-    let mut ep = Endpoint {
-        child,
-        url: String::new(),
-        log: log.clone(),
-    };
-    let mut stderr = ep.child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            log.lock()
-                .unwrap()
-                .push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-    });
-    let stdout = ep.child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = rx
-            .recv_timeout(left)
-            .expect("endpoint printed its address in time");
-        if let Some(rest) = line.strip_prefix("Request service listening at ") {
-            ep.url = rest
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_string();
-            return ep;
-        }
+        .env("MENTORSITE_RATE_PER_MINUTE", "1000");
+    if let Some(now) = now {
+        cmd = cmd.env("MENTORSITE_NOW", now);
     }
+    cmd.serve("Request service listening at ")
 }
 
 /// POST the form over real HTTP; returns the status code.

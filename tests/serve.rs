@@ -4,60 +4,31 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::Site;
+use common::{Running, Site};
 
-/// The running server; killed if the test fails before stopping it.
-struct Server {
-    child: Child,
-    addr: String,
-    lines: mpsc::Receiver<String>,
+fn start(site: &Site) -> Running {
+    let root = site.root().to_str().unwrap();
+    let server =
+        common::mentorsite(&["serve", "--port", "0", "--root", root]).serve("Serving the site at ");
+    assert!(server.addr().starts_with("127.0.0.1:"), "{}", server.url);
+    server
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(site: &Site) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_mentorsite"))
-        .args(["serve", "--port", "0", "--root"])
-        .arg(site.root())
-        .env("SOURCE_DATE_EPOCH", common::TODAY_EPOCH)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start serve");
-    let (tx, lines) = mpsc::channel();
-    // Owned by `Server` from here on, so a failed assertion still kills the process.
-    let mut server = Server {
-        child,
-        addr: String::new(),
-        lines,
-    };
-    let stdout = server.child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Ctrl-C (SIGINT), then wait at most 10 s for the server to stop.
+fn interrupt(server: &mut Running) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let line = server
-            .lines
-            .recv_timeout(left)
-            .expect("serve printed its address in time");
-        if let Some(rest) = line.strip_prefix("Serving the site at http://") {
-            server.addr = rest.split('/').next().unwrap().to_string();
-            assert!(server.addr.starts_with("127.0.0.1:"), "{}", server.addr);
-            return server;
+        if let Some(status) = server.child.try_wait().unwrap() {
+            return status;
         }
+        assert!(Instant::now() < deadline, "serve did not stop within 10 s");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -79,22 +50,22 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     let site = Site::demo();
     let server = start(&site);
-    let (status, home) = get(&server.addr, "/");
+    let (status, home) = get(server.addr(), "/");
     assert_eq!(status, 200);
     assert!(home.contains("Find a peer mentor"));
-    let (status, profile) = get(&server.addr, "/mentors/siobhan-ni-bhriain/");
+    let (status, profile) = get(server.addr(), "/mentors/siobhan-ni-bhriain/");
     assert_eq!(status, 200);
     assert!(profile.contains("Siobhán Ní Bhriain"));
-    let (status, css) = get(&server.addr, "/static/style.css");
+    let (status, css) = get(server.addr(), "/static/style.css");
     assert_eq!(status, 200);
     assert!(css.contains("prefers-color-scheme"));
-    let (status, missing) = get(&server.addr, "/mentors/nobody/");
+    let (status, missing) = get(server.addr(), "/mentors/nobody/");
     assert_eq!(status, 404);
     assert!(missing.contains("We could not find that page"));
 
     // A request sent from a profile is stored and its emails land in the outbox folder.
     let body = "mentor=amara-okafor&name=Sam+Lee&email=sam%40example.net&message=Hello+there&mode=video&consent=yes";
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
@@ -102,7 +73,7 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
         stream,
         "POST /requests HTTP/1.1\r\nHost: {a}\r\nOrigin: http://{a}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len(),
-        a = server.addr
+        a = server.addr()
     )
     .unwrap();
     let mut answer = String::new();
@@ -126,17 +97,8 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     assert!(site.path("data/requests.sqlite").is_file());
 
     // Ctrl-C (SIGINT) stops it cleanly.
-    let pid = server.child.id().to_string();
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let mut server = server;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "serve did not stop within 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = interrupt(&mut server);
     assert!(status.success(), "{status:?}");
     // The reader thread ends when stdout closes; wait for it, bounded.
     let mut said = Vec::new();
@@ -187,25 +149,25 @@ fn save(site: &Site, rel: &str, text: &str) {
 fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_site() {
     let site = Site::demo();
     let server = start(&site);
-    let (_, page) = get(&server.addr, "/mentors/grace-obi/");
+    let (_, page) = get(server.addr(), "/mentors/grace-obi/");
     assert!(
         page.contains("<script src=\"/__mentorsite/live.js\"></script></body>"),
         "the reload script is in every page served"
     );
-    let rx = events(&server.addr);
+    let rx = events(server.addr());
 
     // An edit: the page is rebuilt and the tab told to reload.
     let bio = "content/mentors/grace-obi.md";
     let good = site.read(bio);
     save(&site, bio, &good.replace("Grace Obi", "Grace Obi-Mensah"));
     reload_within(&rx, "an edit");
-    let (status, page) = get(&server.addr, "/mentors/grace-obi/");
+    let (status, page) = get(server.addr(), "/mentors/grace-obi/");
     assert_eq!(status, 200);
     assert!(
         page.contains("Grace Obi-Mensah"),
         "the rebuilt page is served"
     );
-    let (_, home) = get(&server.addr, "/");
+    let (_, home) = get(server.addr(), "/");
     assert!(
         home.contains("Grace Obi-Mensah"),
         "and the register with it"
@@ -225,7 +187,7 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
         first_line.starts_with("content/mentors/grace-obi.md:"),
         "{first_line}"
     );
-    let (status, page) = get(&server.addr, "/mentors/grace-obi/");
+    let (status, page) = get(server.addr(), "/mentors/grace-obi/");
     assert_eq!(status, 200, "the last good site is still served");
     assert!(page.contains("Grace Obi-Mensah"), "the last good page");
     assert!(
@@ -236,22 +198,22 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
         page.contains(&first_line),
         "the same message as check: {first_line}\n{page}"
     );
-    let (_, other) = get(&server.addr, "/handbook/");
+    let (_, other) = get(server.addr(), "/handbook/");
     assert!(other.contains("mentorsite-problems"), "on every page");
 
     // Fixed: the panel goes.
     save(&site, bio, &good);
     reload_within(&rx, "the fix");
-    let (_, page) = get(&server.addr, "/mentors/grace-obi/");
+    let (_, page) = get(server.addr(), "/mentors/grace-obi/");
     assert!(!page.contains("mentorsite-problems"));
     assert!(page.contains("Grace Obi") && !page.contains("Grace Obi-Mensah"));
 
     // Deleted: the page is gone, and the register no longer lists it.
     site.remove(bio);
     reload_within(&rx, "a deletion");
-    let (status, _) = get(&server.addr, "/mentors/grace-obi/");
+    let (status, _) = get(server.addr(), "/mentors/grace-obi/");
     assert_eq!(status, 404);
-    let (_, home) = get(&server.addr, "/");
+    let (_, home) = get(server.addr(), "/");
     assert!(!home.contains("/mentors/grace-obi/"));
 
     // A template edit renders every page again.
@@ -264,7 +226,7 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
     );
     reload_within(&rx, "a template edit");
     for path in ["/", "/mentors/amara-okafor/", "/handbook/"] {
-        let (_, page) = get(&server.addr, path);
+        let (_, page) = get(server.addr(), path);
         assert!(page.contains("not a crisis line"), "{path} re-rendered");
     }
 
@@ -276,12 +238,6 @@ fn serve_rebuilds_on_save_reloads_the_tab_and_shows_problems_over_the_last_good_
     );
 
     // Ctrl-C stops it, even with a tab listening for reloads.
-    let pid = server.child.id().to_string();
-    Command::new("kill").args(["-INT", &pid]).status().unwrap();
     let mut server = server;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while server.child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "serve did not stop within 10 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(interrupt(&mut server).success());
 }

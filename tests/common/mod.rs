@@ -2,8 +2,11 @@
 //! binary run over them with a small chainable builder.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 /// 2026-11-22 12:00 UTC: the day every test build is judged on (`away_until` and so on).
 pub const TODAY_EPOCH: &str = "1795348800";
@@ -108,6 +111,57 @@ impl Cmd {
         self
     }
 
+    /// Start a server and wait (at most 30 s) for the line beginning with `ready` that names
+    /// its address. Its standard output lines arrive on `lines`, its log collects in `log`.
+    pub fn serve(mut self, ready: &str) -> Running {
+        let child = self
+            .cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mentorsite");
+        let (tx, lines) = mpsc::channel();
+        // Owned by `Running` from here on, so a failed assertion still kills the process.
+        let mut running = Running {
+            child,
+            url: String::new(),
+            lines,
+            log: Arc::new(Mutex::new(String::new())),
+        };
+        let mut stderr = running.child.stderr.take().unwrap();
+        let log = running.log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                log.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout = running.child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = running
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{ready}` line within 30 s: {}", running.log()));
+            if let Some(rest) = line.strip_prefix(ready) {
+                let url = rest.split_whitespace().next().unwrap_or_default();
+                running.url = url.trim_end_matches('/').to_string();
+                return running;
+            }
+        }
+    }
+
     pub fn run(mut self) -> Output {
         let out = self.cmd.output().expect("run mentorsite");
         Output {
@@ -156,4 +210,31 @@ pub fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
         .collect();
     out.sort();
     out
+}
+
+/// A server started by [`Cmd::serve`]; killed when dropped.
+pub struct Running {
+    pub child: Child,
+    /// `http://127.0.0.1:<port>`
+    pub url: String,
+    pub lines: mpsc::Receiver<String>,
+    pub log: Arc<Mutex<String>>,
+}
+
+impl Running {
+    /// `127.0.0.1:<port>`
+    pub fn addr(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
