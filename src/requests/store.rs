@@ -191,12 +191,10 @@ impl Store {
     /// Mails due now, oldest first.
     pub fn due(&self, now: i64, limit: usize) -> Result<Vec<Mail>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id,
-                    status, attempts, next_attempt_at, last_error
-             FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, id LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {MAIL_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, id LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![now, limit as i64], mail_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -240,10 +238,9 @@ impl Store {
 
     pub fn list(&self) -> Result<Vec<StoredRequest>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, created_at, mentor, name, email, mode, message, status, respond_by
-             FROM requests ORDER BY created_at DESC, id",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY created_at DESC, id"
+        ))?;
         let rows = stmt.query_map([], request_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -270,8 +267,7 @@ impl Store {
         Ok(self
             .conn()
             .query_row(
-                "SELECT id, created_at, mentor, name, email, mode, message, status, respond_by
-                 FROM requests WHERE id = ?1",
+                &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
                 params![id],
                 request_row,
             )
@@ -280,11 +276,9 @@ impl Store {
 
     pub fn mails_of(&self, request_id: &str) -> Result<Vec<Mail>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id,
-                    status, attempts, next_attempt_at, last_error
-             FROM outbox WHERE request_id = ?1 ORDER BY id",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MAIL_COLUMNS} FROM outbox WHERE request_id = ?1 ORDER BY id"
+        ))?;
         let rows = stmt.query_map(params![request_id], mail_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -292,11 +286,9 @@ impl Store {
     /// Mails that gave up, for `requests list`.
     pub fn failed_mails(&self) -> Result<Vec<Mail>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id, request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id,
-                    status, attempts, next_attempt_at, last_error
-             FROM outbox WHERE status = 'failed' ORDER BY id",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {MAIL_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id"
+        ))?;
         let rows = stmt.query_map([], mail_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -360,8 +352,7 @@ impl Store {
     pub fn pending(&self) -> Result<Vec<(StoredRequest, Option<i64>)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT id, created_at, mentor, name, email, mode, message, status, respond_by, reminded_at
-             FROM requests WHERE status = 'pending' ORDER BY created_at, id",
+            &format!("SELECT {REQUEST_COLUMNS}, reminded_at FROM requests WHERE status = 'pending' ORDER BY created_at, id"),
         )?;
         let rows = stmt.query_map([], |r| Ok((request_row(r)?, r.get::<_, Option<i64>>(9)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -510,6 +501,14 @@ fn insert_mails(
     }
     Ok(())
 }
+
+/// The columns [`request_row`] reads, in its order.
+const REQUEST_COLUMNS: &str =
+    "id, created_at, mentor, name, email, mode, message, status, respond_by";
+
+/// The columns [`mail_row`] reads, in its order.
+const MAIL_COLUMNS: &str = "id, request_id, kind, recipient, subject, text_body, html_body, reply_to, \
+     message_id, status, attempts, next_attempt_at, last_error";
 
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<StoredRequest> {
     Ok(StoredRequest {
