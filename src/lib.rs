@@ -15,6 +15,7 @@ pub mod register;
 pub mod render;
 pub mod requests;
 pub mod scaffold;
+pub mod sink;
 pub mod site;
 pub mod slug;
 pub mod web;

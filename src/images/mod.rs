@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
 use rayon::prelude::*;
@@ -148,6 +149,7 @@ pub fn process(
     let jobs: Vec<Job> = register
         .mentors
         .iter()
+        .chain(&register.rejected)
         .filter_map(|m| match &m.headshot {
             Source::File(p) => Some(Job {
                 slug: &m.slug,
@@ -160,12 +162,22 @@ pub fn process(
         .collect();
 
     let fingerprint = settings.fingerprint();
+    let budget = PixelBudget::new(PIXEL_BUDGET);
+    let cx = Context {
+        root,
+        cache: &cache,
+        memo: &memo,
+        settings,
+        fingerprint: &fingerprint,
+        mode,
+        budget: &budget,
+    };
     let bar = progress_bar(jobs.len(), mode);
     let done = AtomicUsize::new(0);
     let outcomes: Vec<Outcome> = jobs
         .par_iter()
         .map(|job| {
-            let o = run(root, &cache, &memo, settings, &fingerprint, job, mode);
+            let o = run(&cx, job);
             if let Some(bar) = &bar {
                 bar.set_position(done.fetch_add(1, Ordering::Relaxed) as u64 + 1);
             }
@@ -228,21 +240,87 @@ pub fn process(
         let keep: BTreeSet<&str> = out.headshots.values().map(|h| h.key.as_str()).collect();
         prune_cache(&cache, &keep);
         if let Ok(json) = serde_json::to_vec_pretty(&new_memo) {
-            let _ = crate::site::output::write_atomic(&cache.join(MEMO_FILE), &json);
+            let _ = crate::sink::write_atomic(&cache.join(MEMO_FILE), &json);
         }
     }
     out
 }
 
-fn run(
-    root: &Path,
-    cache: &Path,
-    memo: &Memo,
-    settings: &Settings,
-    fingerprint: &str,
-    job: &Job,
+/// What every job of one run shares.
+struct Context<'a> {
+    root: &'a Path,
+    cache: &'a Path,
+    memo: &'a Memo,
+    settings: &'a Settings,
+    fingerprint: &'a str,
     mode: Mode,
-) -> Outcome {
+    budget: &'a PixelBudget,
+}
+
+/// How many decoded pixels may be held at once, across threads: two photos at the size limit,
+/// or dozens of ordinary ones. A photo larger than the whole budget waits until it has it all.
+pub const PIXEL_BUDGET: u64 = 2 * pipeline::MAX_PIXELS;
+
+/// A counting semaphore over pixels.
+pub struct PixelBudget {
+    limit: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+impl PixelBudget {
+    pub fn new(limit: u64) -> Self {
+        Self {
+            limit: limit.max(1),
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Wait until `pixels` (at most the whole budget) are free, and hold them until the
+    /// returned guard is dropped.
+    pub fn take(&self, pixels: u64) -> PixelLease<'_> {
+        let pixels = pixels.clamp(1, self.limit);
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used + pixels > self.limit {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += pixels;
+        PixelLease {
+            budget: self,
+            pixels,
+        }
+    }
+
+    /// Pixels held now (for tests).
+    pub fn in_use(&self) -> u64 {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub struct PixelLease<'a> {
+    budget: &'a PixelBudget,
+    pixels: u64,
+}
+
+impl Drop for PixelLease<'_> {
+    fn drop(&mut self) {
+        let mut used = self.budget.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used -= self.pixels;
+        self.budget.freed.notify_all();
+    }
+}
+
+fn run(cx: &Context, job: &Job) -> Outcome {
+    let Context {
+        root,
+        cache,
+        memo,
+        settings,
+        fingerprint,
+        mode,
+        budget,
+    } = *cx;
     let abs = root.join(job.photo);
     let memo_key = display_path(job.photo);
     let meta = match std::fs::metadata(&abs) {
@@ -293,6 +371,7 @@ fn run(
         aspect: settings.aspect,
         formats: settings.formats.clone(),
     };
+    let pixels = u64::from(entry.width) * u64::from(entry.height);
     let memo_entry = Some((memo_key, entry));
     let files = headshot.files(job.slug, cache);
     if files.iter().all(|(_, cached)| cached.is_file()) {
@@ -306,6 +385,9 @@ fn run(
             Err(e) => return Outcome::Failed(e.to_string()),
         },
     };
+    // Decoded pixels are the build's largest allocations: how many photos are open at once is
+    // bounded by their pixels, not by the number of threads.
+    let _pixels = budget.take(pixels);
     let upright = match pipeline::decode(&data) {
         Ok(u) => u,
         Err(why) => return Outcome::Unusable(why),
@@ -331,8 +413,7 @@ fn run(
                 Ok(b) => b,
                 Err(e) => return Outcome::Failed(e),
             };
-            if let Err(e) =
-                crate::site::output::write_atomic(&headshot.cache_path(cache, *w, f), &encoded)
+            if let Err(e) = crate::sink::write_atomic(&headshot.cache_path(cache, *w, f), &encoded)
             {
                 return Outcome::Failed(e.to_string());
             }
@@ -367,4 +448,23 @@ fn progress_bar(len: usize, mode: Mode) -> Option<indicatif::ProgressBar> {
     }
     bar.set_message("Headshots");
     Some(bar)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pixel_budget_bounds_what_is_held_at_once() {
+        let budget = PixelBudget::new(100);
+        let peak = AtomicUsize::new(0);
+        (0..64).into_par_iter().for_each(|i| {
+            let _lease = budget.take(if i % 5 == 0 { 1_000 } else { 30 });
+            let now = budget.in_use() as usize;
+            peak.fetch_max(now, Ordering::Relaxed);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        });
+        assert!(peak.into_inner() <= 100);
+        assert_eq!(budget.in_use(), 0);
+    }
 }

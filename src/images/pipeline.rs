@@ -18,8 +18,13 @@ pub enum Unusable {
     Empty,
     NotAnImage,
     Unsupported(&'static str),
-    TooLarge { width: u32, height: u32 },
+    TooLarge {
+        width: u32,
+        height: u32,
+    },
     Damaged(String),
+    /// The file stops before the picture does (a JPEG with no end marker after its data).
+    Truncated,
 }
 
 impl Unusable {
@@ -34,13 +39,16 @@ impl Unusable {
                 MAX_PIXELS / 1_000_000
             ),
             Unusable::Damaged(detail) => format!("the image is damaged or incomplete ({detail})"),
+            Unusable::Truncated => "the file ends before the picture does (it was probably cut off while being copied or uploaded), so the part below the cut would show as flat grey".into(),
         }
     }
 
     pub fn hint(&self) -> &'static str {
         match self {
             Unusable::TooLarge { .. } => "export it at most 4000 pixels on the longest side",
-            Unusable::Empty | Unusable::Damaged(_) => "ask the mentor to send the photo again",
+            Unusable::Empty | Unusable::Damaged(_) | Unusable::Truncated => {
+                "ask the mentor to send the photo again"
+            }
             Unusable::NotAnImage | Unusable::Unsupported(_) => {
                 "save the photo as a JPEG, PNG or WebP file"
             }
@@ -115,7 +123,36 @@ fn decoder(bytes: &[u8]) -> Result<impl ImageDecoder + '_, Unusable> {
     if w == 0 || h == 0 {
         return Err(Unusable::Damaged("it has no pixels".into()));
     }
+    // The JPEG decoder fills a picture that stops early with grey rather than failing.
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(Unusable::Truncated);
+    }
     Ok(decoder)
+}
+
+/// Does the JPEG's image data end with an end-of-image marker? Segments are skipped by their
+/// lengths up to the first start-of-scan; after it, `FF D9` can only be the end marker (in
+/// scan data every `FF` is followed by `00` or a restart marker). Data after the end marker
+/// (some cameras append some) does no harm.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    let mut i = 2; // past SOI
+    while i + 4 <= bytes.len() {
+        if bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xFF {
+            i += 1; // fill byte
+            continue;
+        }
+        let len = usize::from(u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]));
+        if marker == 0xDA {
+            let scan = bytes.get(i + 2 + len..).unwrap_or(&[]);
+            return scan.windows(2).any(|w| w == [0xFF, 0xD9]);
+        }
+        i += 2 + len;
+    }
+    false
 }
 
 fn damaged(e: image::ImageError) -> Unusable {
@@ -311,6 +348,29 @@ mod tests {
         assert_eq!(
             probe(b"GIF89a\x01\x00\x01\x00").unwrap_err(),
             Unusable::Unsupported("GIF")
+        );
+    }
+
+    #[test]
+    fn a_jpeg_cut_short_is_found() {
+        let mut out = Vec::new();
+        let px: Vec<u8> = (0..64 * 64 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        jpeg_encoder::Encoder::new(&mut out, 80)
+            .encode(&px, 64, 64, jpeg_encoder::ColorType::Rgb)
+            .unwrap();
+        assert!(jpeg_is_complete(&out));
+        let mut trailing = out.clone();
+        trailing.extend_from_slice(b"camera maker's notes");
+        assert!(
+            jpeg_is_complete(&trailing),
+            "data after the end marker is fine"
+        );
+        for cut in [out.len() - 2, out.len() * 3 / 4, out.len() / 2, 40] {
+            assert!(!jpeg_is_complete(&out[..cut]), "cut at {cut}");
+        }
+        assert_eq!(
+            probe(&out[..out.len() - 2]).unwrap_err(),
+            Unusable::Truncated
         );
     }
 

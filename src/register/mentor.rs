@@ -65,12 +65,13 @@ impl FieldValue {
     }
 }
 
+/// The mentor a bio describes, and whether it is free of errors (only then is it published).
 pub(super) fn validate(
     config: &Config,
     doc: &Document,
     images: &BTreeSet<PathBuf>,
     diags: &mut Diagnostics,
-) -> Option<Mentor> {
+) -> (Mentor, bool) {
     let errors_before = diags.error_count();
     let mut r = Reader { doc, diags };
     if !is_slug(&doc.slug) {
@@ -188,7 +189,8 @@ pub(super) fn validate(
     }
     m.headshot = headshot(&mut r, headshot_entry, images);
 
-    (r.diags.error_count() == errors_before).then_some(m)
+    let ok = r.diags.error_count() == errors_before;
+    (m, ok)
 }
 
 fn renamed(doc: &Document, slug: &str) -> String {

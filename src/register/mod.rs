@@ -25,6 +25,9 @@ pub struct Register {
     pub handbook: Vec<Page>,
     /// Other pages, by `weight` then slug.
     pub pages: Vec<Page>,
+    /// Mentors whose bios have errors: never published, kept so that their photos can still
+    /// be checked in the same run.
+    pub rejected: Vec<Mentor>,
 }
 
 /// A handbook section, a page, or the home page text.
@@ -45,12 +48,16 @@ const RESERVED_SLUGS: &[&str] = &[
 
 pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) -> Register {
     let mut mentors: Vec<Mentor> = Vec::new();
+    let mut rejected: Vec<Mentor> = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for mut doc in std::mem::take(&mut tree.mentors) {
         let doc = &mut doc;
-        let Some(mut m) = mentor::validate(config, doc, &tree.images, diags) else {
+        let (m, ok) = mentor::validate(config, doc, &tree.images, diags);
+        if !ok {
+            rejected.push(m);
             continue;
-        };
+        }
+        let mut m = m;
         // The bio moves rather than copies: a register can be thousands of them.
         m.bio = std::mem::take(&mut doc.body);
         if let Some(first) = seen.get(&m.slug) {
@@ -106,6 +113,7 @@ pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) ->
         handbook_intro,
         handbook,
         pages,
+        rejected,
     }
 }
 

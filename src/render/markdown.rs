@@ -5,6 +5,8 @@
 //! pixels); headings get stable ids for the table of contents and are never `<h1>`, which
 //! belongs to the page.
 
+use std::collections::{HashMap, HashSet};
+
 use pulldown_cmark::{CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd, html};
 use serde::Serialize;
 
@@ -36,7 +38,7 @@ fn options() -> Options {
 /// section slug on the printable handbook page so ids stay unique).
 pub fn render(md: &str, id_prefix: &str) -> Rendered {
     let mut headings = Vec::new();
-    let mut used_ids: Vec<String> = Vec::new();
+    let mut used_ids = UsedIds::default();
     let mut events: Vec<Event> = Vec::new();
     let mut in_heading: Option<(HeadingLevel, Option<CowStr>, Vec<Event>)> = None;
     let mut in_image = false;
@@ -178,14 +180,22 @@ fn plain_text(events: &[Event]) -> String {
     s.trim().to_string()
 }
 
-fn unique_id(base: String, used: &mut Vec<String>) -> String {
+/// Ids already given on a page, and for each base the next number to try, so that a page of
+/// thousands of equal headings takes linear time (`same`, `same-1`, `same-2`, …).
+#[derive(Default)]
+struct UsedIds {
+    ids: HashSet<String>,
+    next: HashMap<String, usize>,
+}
+
+fn unique_id(base: String, used: &mut UsedIds) -> String {
     let mut id = base.clone();
-    let mut n = 1;
-    while used.contains(&id) {
+    let n = used.next.entry(base.clone()).or_insert(1);
+    while used.ids.contains(&id) {
         id = format!("{base}-{n}");
-        n += 1;
+        *n += 1;
     }
-    used.push(id.clone());
+    used.ids.insert(id.clone());
     id
 }
 
@@ -249,6 +259,27 @@ mod tests {
         assert_eq!(r.headings[3].level, 3);
         let prefixed = render("## Ending", "policies");
         assert_eq!(prefixed.headings[0].id, "policies-ending");
+    }
+
+    #[test]
+    fn thousands_of_equal_headings_get_distinct_ids() {
+        let mut md = "## Same heading 2\n\n".repeat(1);
+        md.push_str(&"## Same heading\n\ntext\n\n".repeat(4_000));
+        let r = render(&md, "");
+        let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
+        assert_eq!(ids.len(), 4_001);
+        assert_eq!(
+            ids[..4],
+            [
+                "same-heading-2",
+                "same-heading",
+                "same-heading-1",
+                "same-heading-3"
+            ]
+        );
+        assert_eq!(ids[4_000], "same-heading-4000");
+        let distinct: HashSet<&str> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), ids.len());
     }
 
     #[test]

@@ -23,43 +23,7 @@ use crate::register::Register;
 use theme::Theme;
 use views::{Link, MentorView, PageView, SiteView};
 
-/// One file of the output, relative to the output folder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutputFile {
-    pub path: PathBuf,
-    pub bytes: Vec<u8>,
-}
-
-impl OutputFile {
-    fn new(path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
-        Self {
-            path: path.into(),
-            bytes: bytes.into(),
-        }
-    }
-}
-
-pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Where rendered files go: the output folder, or nowhere (`check`), or a list (tests).
-pub trait Sink: Sync {
-    fn put(&self, file: OutputFile) -> Result<(), SinkError>;
-
-    /// Output `path` with bytes that a memo also holds: a sink that keeps files in memory can
-    /// share them rather than copy.
-    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
-        self.put(OutputFile {
-            path,
-            bytes: bytes.to_vec(),
-        })
-    }
-
-    /// Output `path` with the bytes of the file `from` (processed images from the cache).
-    fn copy(&self, path: PathBuf, from: &std::path::Path) -> Result<(), SinkError> {
-        let bytes = std::fs::read(from)?;
-        self.put(OutputFile { path, bytes })
-    }
-}
+pub use crate::sink::{OutputFile, Sink, SinkError};
 
 /// Keeps every file in memory, in path order when taken: for tests and small sites.
 #[derive(Default)]

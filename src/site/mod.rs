@@ -15,6 +15,7 @@ use crate::diag::Diagnostics;
 use crate::images;
 use crate::register::Register;
 use crate::render::{self, Collect, OutputFile, RenderError, Sink, theme};
+use crate::sink::WriteError;
 pub use output::{OutputError, WriteReport};
 
 #[derive(Debug, Clone, Default)]
@@ -116,18 +117,32 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
                 headshots: crate::images::Processed::default(),
             })
         }
-        _ => Err(SiteError::Content(diags)),
+        theme => {
+            // Every problem in one run: the photos are checked too, those of bios with errors
+            // included, so a broken photo is not found only after the bios are fixed.
+            let aspect = theme.map_or(DEFAULT_ASPECT, |t| t.headshot_aspect);
+            let settings = headshot_settings(&config, aspect);
+            images::process(root, &register, &settings, images::Mode::Check, &mut diags);
+            Err(SiteError::Content(diags))
+        }
+    }
+}
+
+/// The crop used when the theme cannot be read (only for checking photos).
+const DEFAULT_ASPECT: (u32, u32) = (1, 1);
+
+fn headshot_settings(config: &Config, aspect: (u32, u32)) -> images::Settings {
+    images::Settings {
+        sizes: config.images.sizes.clone(),
+        formats: config.images.formats.clone(),
+        quality: config.images.quality,
+        aspect,
     }
 }
 
 /// Process (or, for `check`, verify) the headshots; problems become warnings.
 pub fn process_headshots(opts: &BuildOptions, prepared: &mut Prepared, mode: images::Mode) {
-    let settings = images::Settings {
-        sizes: prepared.config.images.sizes.clone(),
-        formats: prepared.config.images.formats.clone(),
-        quality: prepared.config.images.quality,
-        aspect: prepared.theme.headshot_aspect,
-    };
+    let settings = headshot_settings(&prepared.config, prepared.theme.headshot_aspect);
     prepared.headshots = images::process(
         &opts.root,
         &prepared.register,
@@ -165,9 +180,12 @@ pub fn render_with(
             diags.extend(problems);
             Err(SiteError::Content(diags))
         }
-        Err(RenderError::Sink(e)) => Err(SiteError::Output(OutputError::Io {
-            path: p.config.output_dir.clone(),
-            source: std::io::Error::other(e),
+        Err(RenderError::Sink(e)) => Err(SiteError::Output(match e.downcast::<WriteError>() {
+            Ok(w) => OutputError::from(*w),
+            Err(e) => OutputError::Io {
+                path: p.config.output_dir.clone(),
+                source: std::io::Error::other(e),
+            },
         })),
     }
 }
@@ -194,10 +212,9 @@ pub fn check(opts: &BuildOptions) -> Result<Outcome, SiteError> {
 pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
     let mut prepared = prepare(opts)?;
-    let out_dir = output_dir(opts, &prepared.config);
-    guard_output_dir(&opts.root, &out_dir)?;
+    // Where to write is settled before anything is written, the headshot cache included.
+    let writer = output::DiskWriter::open(&opts.root, &output_dir(opts, &prepared.config))?;
     process_headshots(opts, &mut prepared, images::Mode::Build);
-    let writer = output::DiskWriter::open(&out_dir)?;
     let files = render_into(&mut prepared, &writer)?;
     let report = writer.finish()?;
     Ok(outcome(opts, prepared, files, Some(report), start))
@@ -270,17 +287,6 @@ pub fn output_dir(opts: &BuildOptions, config: &Config) -> PathBuf {
         Some(p) => p.clone(),
         None => opts.root.join(&config.output_dir),
     }
-}
-
-/// The output folder may not be the root itself, hold it, or be one of its source folders.
-fn guard_output_dir(root: &Path, out: &Path) -> Result<(), OutputError> {
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let (root, out) = (abs(root), abs(out));
-    let sources = ["content", "themes"].map(|d| root.join(d));
-    if root.starts_with(&out) || sources.iter().any(|s| out.starts_with(s)) {
-        return Err(OutputError::NotOurs(out));
-    }
-    Ok(())
 }
 
 /// Today in the scheme's time zone (or the day of `SOURCE_DATE_EPOCH`).

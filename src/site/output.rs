@@ -1,16 +1,17 @@
 //! Write the rendered files into the output folder: atomically, only when changed, and remove
 //! what no longer belongs (a deleted mentor's page disappears).
 //!
-//! The folder is marked as ours with a `.mentorsite` file; a non-empty folder without it is
-//! refused, so a mistyped `--output` cannot empty someone's documents.
+//! Because a build deletes what it did not write, where it writes is decided with care before
+//! anything is touched: the path is resolved through `..` and symlinks ([`resolve`]), and a
+//! folder that is, holds or sits inside the site's own files is refused, as is any non-empty
+//! folder that mentorsite did not make (it marks its own with a `.mentorsite` file).
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::render::{OutputFile, Sink, SinkError};
+use crate::sink::{OutputFile, Sink, SinkError, WriteError, write_atomic};
 
 pub const MARKER: &str = ".mentorsite";
 
@@ -24,20 +25,126 @@ pub struct WriteReport {
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
     #[error(
-        "{0} is not empty and was not made by mentorsite; refusing to write there (choose an empty folder, or delete it first)"
+        "refusing to build into {}: {why}; a build deletes every file there that it did not write (choose a folder of its own, e.g. --output public)",
+        shown(.given, .resolved)
     )]
-    NotOurs(PathBuf),
-    #[error("{path}: {source}")]
+    Unsafe {
+        given: PathBuf,
+        resolved: PathBuf,
+        why: String,
+    },
+    #[error(
+        "refusing to build into {}: it is not empty and was not made by mentorsite (choose an empty folder, or delete it first)",
+        shown(.given, .resolved)
+    )]
+    NotOurs { given: PathBuf, resolved: PathBuf },
+    #[error("refusing to build into {}: it is a file, not a folder", shown(.given, .resolved))]
+    NotAFolder { given: PathBuf, resolved: PathBuf },
+    #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
 }
 
+impl From<WriteError> for OutputError {
+    fn from(e: WriteError) -> Self {
+        OutputError::Io {
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
+/// `newdir/..` (that is /srv/site): the path as typed, and where it leads when that differs.
+fn shown(given: &Path, resolved: &Path) -> String {
+    if given == resolved {
+        given.display().to_string()
+    } else {
+        format!("{} (that is {})", given.display(), resolved.display())
+    }
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |source| OutputError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// Resolve `path` as the system would when writing there: absolute, every `..` and symlink
+/// followed, without creating anything. Components that do not exist yet are taken as written,
+/// so `newdir/..` is the folder `newdir` sits in, whether or not `newdir` exists.
+pub fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    let abs = std::path::absolute(path)?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => out.push(c.as_os_str()),
+            Component::CurDir => {}
+            // `out` never holds a symlink (existing parts are canonical, the rest do not
+            // exist), so going up lexically is going up on disk.
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if std::fs::symlink_metadata(&out).is_ok() {
+                    out = std::fs::canonicalize(&out)?;
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Why `out` may not be the output of the site at `root`, if it may not. Both resolved.
+fn unsafe_reason(root: &Path, out: &Path) -> Option<String> {
+    if out == root {
+        return Some("it is the site's own folder (site.toml, content/, themes/)".into());
+    }
+    if root.starts_with(out) {
+        return Some(format!("it holds the site's own folder {}", root.display()));
+    }
+    for source in ["content", "themes"] {
+        let dir = root.join(source);
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if out.starts_with(&dir) {
+            return Some(format!("it is inside {source}/, the site's own files"));
+        }
+        if dir.starts_with(out) {
+            return Some(format!("it holds {source}/ ({})", dir.display()));
+        }
+    }
+    None
+}
+
+/// Resolve and vet `out` as the output of the site at `root`; nothing is written.
+pub fn vet(root: &Path, out: &Path) -> Result<PathBuf, OutputError> {
+    let resolved = resolve(out).map_err(io(out))?;
+    let root = resolve(root).map_err(io(root))?;
+    let given = out.to_path_buf();
+    if let Some(why) = unsafe_reason(&root, &resolved) {
+        return Err(OutputError::Unsafe {
+            given,
+            resolved,
+            why,
+        });
+    }
+    match std::fs::metadata(&resolved) {
+        Ok(meta) if !meta.is_dir() => Err(OutputError::NotAFolder { given, resolved }),
+        Ok(_) => {
+            let empty = std::fs::read_dir(&resolved)
+                .map_err(io(&resolved))?
+                .next()
+                .is_none();
+            if !empty && !resolved.join(MARKER).is_file() {
+                return Err(OutputError::NotOurs { given, resolved });
+            }
+            Ok(resolved)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(resolved),
+        Err(e) => Err(io(&resolved)(e)),
     }
 }
 
@@ -50,15 +157,28 @@ pub struct DiskWriter {
 }
 
 impl DiskWriter {
-    /// Open (or create) the output folder, refusing one that mentorsite did not make.
-    pub fn open(dir: &Path) -> Result<Self, OutputError> {
-        prepare(dir)?;
+    /// Vet `out` as the output of the site at `root` ([`vet`]), then create and mark it.
+    pub fn open(root: &Path, out: &Path) -> Result<Self, OutputError> {
+        let dir = vet(root, out)?;
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let marker = dir.join(MARKER);
+        if !marker.is_file() {
+            write_atomic(
+                &marker,
+                b"Built by mentorsite: files here not written by the last build are deleted.\n",
+            )?;
+        }
         Ok(Self {
-            dir: dir.to_path_buf(),
+            dir,
             written: AtomicUsize::new(0),
             unchanged: AtomicUsize::new(0),
             paths: Mutex::new(BTreeSet::new()),
         })
+    }
+
+    /// The folder being written, resolved.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Remove what this build did not write, and report.
@@ -70,6 +190,13 @@ impl DiskWriter {
             unchanged: self.unchanged.into_inner(),
             removed,
         })
+    }
+
+    fn record(&self, path: PathBuf) {
+        self.paths
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path);
     }
 }
 
@@ -83,10 +210,7 @@ impl Sink for DiskWriter {
             write_atomic(&target, &file.bytes)?;
             self.written.fetch_add(1, Ordering::Relaxed);
         }
-        self.paths
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(file.path);
+        self.record(file.path);
         Ok(())
     }
 
@@ -103,67 +227,26 @@ impl Sink for DiskWriter {
             write_atomic(&target, &std::fs::read(from)?)?;
             self.written.fetch_add(1, Ordering::Relaxed);
         }
-        self.paths
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path);
+        self.record(path);
         Ok(())
     }
 }
 
-/// Write `files` and prune: the whole job for callers that already hold the files.
-pub fn write(out_dir: &Path, files: &[OutputFile]) -> Result<WriteReport, OutputError> {
-    let writer = DiskWriter::open(out_dir)?;
+/// Write `files` into `out` for the site at `root`, and prune: the whole job for callers that
+/// already hold the files.
+pub fn write(root: &Path, out: &Path, files: &[OutputFile]) -> Result<WriteReport, OutputError> {
+    let writer = DiskWriter::open(root, out)?;
     for f in files {
         writer.put(f.clone()).map_err(|e| OutputError::Io {
-            path: out_dir.join(&f.path),
+            path: writer.dir().join(&f.path),
             source: std::io::Error::other(e),
         })?;
     }
     writer.finish()
 }
 
-fn prepare(out_dir: &Path) -> Result<(), OutputError> {
-    let marker = out_dir.join(MARKER);
-    if out_dir.is_dir() {
-        let empty = std::fs::read_dir(out_dir)
-            .map_err(io(out_dir))?
-            .next()
-            .is_none();
-        if !empty && !marker.is_file() {
-            return Err(OutputError::NotOurs(out_dir.to_path_buf()));
-        }
-    } else {
-        std::fs::create_dir_all(out_dir).map_err(io(out_dir))?;
-    }
-    if !marker.is_file() {
-        std::fs::write(
-            &marker,
-            "Built by mentorsite: files here not written by the last build are deleted.\n",
-        )
-        .map_err(io(&marker))?;
-    }
-    Ok(())
-}
-
-/// Write to a temporary file beside the target, then rename over it: a reader (or a web server)
-/// sees the old file or the new one, never half of one.
-pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), OutputError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io(dir))?;
-    tmp.write_all(bytes).map_err(io(target))?;
-    tmp.persist(target).map_err(|e| OutputError::Io {
-        path: target.to_path_buf(),
-        source: e.error,
-    })?;
-    Ok(())
-}
-
-/// Delete files under `out_dir` that are not in `keep` (and folders left empty).
+/// Delete files under `out_dir` that are not in `keep` (and folders left empty). Symlinks are
+/// removed as links, never followed.
 fn prune(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<usize, OutputError> {
     let mut removed = 0;
     let mut dirs = Vec::new();
@@ -195,35 +278,87 @@ mod tests {
     use super::*;
 
     fn file(p: &str, s: &str) -> OutputFile {
-        OutputFile {
-            path: p.into(),
-            bytes: s.as_bytes().to_vec(),
+        OutputFile::new(p, s.as_bytes().to_vec())
+    }
+
+    fn site() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["content", "themes"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
         }
+        std::fs::write(dir.path().join("site.toml"), "title = \"x\"\n").unwrap();
+        dir
     }
 
     #[test]
     fn writes_skips_unchanged_and_prunes() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("public");
+        let root = site();
+        let out = root.path().join("public");
         let r = write(
+            root.path(),
             &out,
             &[file("a/index.html", "A"), file("b/index.html", "B")],
         )
         .unwrap();
         assert_eq!(r.written, 2);
-        let r = write(&out, &[file("a/index.html", "A2")]).unwrap();
+        let r = write(root.path(), &out, &[file("a/index.html", "A2")]).unwrap();
         assert_eq!((r.written, r.unchanged, r.removed), (1, 0, 1));
         assert!(!out.join("b").exists(), "empty folder removed");
-        let r = write(&out, &[file("a/index.html", "A2")]).unwrap();
+        let r = write(root.path(), &out, &[file("a/index.html", "A2")]).unwrap();
         assert_eq!((r.written, r.unchanged), (0, 1));
     }
 
     #[test]
     fn refuses_a_folder_it_did_not_make() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("thesis.docx"), "precious").unwrap();
-        let err = write(dir.path(), &[file("index.html", "x")]).unwrap_err();
-        assert!(matches!(err, OutputError::NotOurs(_)));
-        assert!(dir.path().join("thesis.docx").exists());
+        let root = site();
+        let docs = root.path().join("docs");
+        std::fs::create_dir(&docs).unwrap();
+        std::fs::write(docs.join("thesis.docx"), "precious").unwrap();
+        let err = write(root.path(), &docs, &[file("index.html", "x")]).unwrap_err();
+        assert!(matches!(err, OutputError::NotOurs { .. }), "{err}");
+        assert!(docs.join("thesis.docx").exists());
+    }
+
+    #[test]
+    fn resolves_parents_of_folders_that_do_not_exist() {
+        let root = site();
+        let r = resolve(&root.path().join("newdir/..")).unwrap();
+        assert_eq!(r, std::fs::canonicalize(root.path()).unwrap());
+        let r = resolve(&root.path().join("a/b/../c")).unwrap();
+        assert_eq!(r, std::fs::canonicalize(root.path()).unwrap().join("a/c"));
+        assert!(!root.path().join("a").exists(), "nothing is created");
+    }
+
+    #[test]
+    fn refuses_the_root_its_parent_and_its_sources() {
+        let root = site();
+        let r = root.path();
+        for out in [
+            r.to_path_buf(),
+            r.join("newdir/.."),
+            r.join("a/b/../../"),
+            r.join(".."),
+            r.join("content"),
+            r.join("content/public"),
+            r.join("themes/default/../x"),
+        ] {
+            let err = vet(r, &out).unwrap_err();
+            assert!(matches!(err, OutputError::Unsafe { .. }), "{out:?}: {err}");
+        }
+        assert!(vet(r, &r.join("public")).is_ok());
+        assert!(vet(r, &r.join("newdir/../public")).is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn follows_symlinks_before_deciding() {
+        let root = site();
+        let r = root.path();
+        std::os::unix::fs::symlink(r, r.join("loop")).unwrap();
+        std::os::unix::fs::symlink(r.join("content"), r.join("public")).unwrap();
+        for out in [r.join("loop"), r.join("public"), r.join("public/sub")] {
+            let err = vet(r, &out).unwrap_err();
+            assert!(matches!(err, OutputError::Unsafe { .. }), "{out:?}: {err}");
+        }
     }
 }

@@ -1,0 +1,137 @@
+//! Where built files go, and how a file is written safely. A leaf: rendering, headshots and the
+//! site writer all use it, and it uses none of them, so the build's layers stay one-way.
+//!
+//! Files are written whole (a temporary file beside the target, then a rename), readable by any
+//! user (0644 less the umask, like any file a program creates), so a static web server running
+//! as another user can serve them.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One file of the output, relative to the output folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    pub path: PathBuf,
+    pub bytes: Vec<u8>,
+}
+
+impl OutputFile {
+    pub fn new(path: impl Into<PathBuf>, bytes: impl Into<Vec<u8>>) -> Self {
+        Self {
+            path: path.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where rendered files go: the output folder, or nowhere (`check`), or a list (tests).
+pub trait Sink: Sync {
+    fn put(&self, file: OutputFile) -> Result<(), SinkError>;
+
+    /// Output `path` with bytes that a memo also holds: a sink that keeps files in memory can
+    /// share them rather than copy.
+    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
+        self.put(OutputFile {
+            path,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// Output `path` with the bytes of the file `from` (processed images from the cache).
+    fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
+        let bytes = std::fs::read(from)?;
+        self.put(OutputFile { path, bytes })
+    }
+}
+
+/// A write that failed, with the path it was for.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+impl WriteError {
+    fn at(path: &Path) -> impl FnOnce(std::io::Error) -> WriteError + '_ {
+        move |source| WriteError {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Write to a temporary file beside the target, then rename over it: a reader (or a web server)
+/// sees the old file or the new one, never half of one. Folders are made as needed (0755 less
+/// the umask), the file is 0644 less the umask.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let dir = target.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(WriteError::at(dir))?;
+    let name = target
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".tmp-{}-{}-{name}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        drop(file);
+        std::fs::rename(&tmp, target)
+    })();
+    if let Err(source) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(WriteError {
+            path: target.to_path_buf(),
+            source,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_world_readable_and_replaced_whole() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("a/b/index.html");
+        write_atomic(&target, b"one").unwrap();
+        write_atomic(&target, b"two").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644 & !umask(), "{mode:o}");
+        let leftovers: Vec<_> = std::fs::read_dir(target.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("index.html")]);
+    }
+
+    /// This process's umask, from /proc (reading it with umask(2) would need unsafe code).
+    #[cfg(unix)]
+    fn umask() -> u32 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Umask:"))
+                    .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+            })
+            .unwrap_or(0o022)
+    }
+}
