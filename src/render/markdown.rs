@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn thousands_of_equal_headings_get_distinct_ids() {
-        let mut md = "## Same heading 2\n\n".repeat(1);
+        let mut md = String::from("## Same heading 2\n\n");
         md.push_str(&"## Same heading\n\ntext\n\n".repeat(4_000));
         let r = render(&md, "");
         let ids: Vec<&str> = r.headings.iter().map(|h| h.id.as_str()).collect();
