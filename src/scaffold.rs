@@ -93,12 +93,7 @@ capacity:\n"
         let _ = writeln!(s, "{}:{}", def.key, blank(def));
     }
     s.push_str("---\n\n");
-    let _ = writeln!(
-        s,
-        "Write the bio here, in the mentor's own words: their path, why they mentor, what they can\n\
-help with, and anything about themselves they are happy to share. Blank lines start new\n\
-paragraphs; `## A heading` starts a section; **bold** and *italic* work as you would expect."
-    );
+    s.push_str(crate::register::PLACEHOLDER_BIO);
     s
 }
 
@@ -111,7 +106,7 @@ fn field_comment(def: &FieldDef) -> String {
         match def.kind {
             FieldKind::Text => "Text",
             FieldKind::List => "A list, written [first, second]",
-            FieldKind::Bool => "true or false",
+            FieldKind::Bool => "true or false (left blank, it is not shown)",
             FieldKind::Date => "A date, YYYY-MM-DD",
         }
         .to_string(),
@@ -139,9 +134,10 @@ fn field_comment(def: &FieldDef) -> String {
     line
 }
 
+/// What a scheme field starts as: blank, so nothing is published until the admin fills it in
+/// (a yes/no field left blank is not shown at all, rather than shown as "No").
 fn blank(def: &FieldDef) -> &'static str {
     match def.kind {
-        FieldKind::Bool => " false",
         FieldKind::List => " []",
         _ => "",
     }

@@ -144,8 +144,11 @@ pub fn parse(split: &Split, path: &Path) -> Result<FrontMatter, Diagnostic> {
                     Pos::new(l.line() as usize, l.column() as usize)
                 })
                 .offset_lines(split.yaml_line);
+            let line = e.location().map_or(1, |l| l.line() as usize);
+            let hint = indentation_hint(split.yaml, line)
+                .unwrap_or_else(|| yaml_hint(&e.to_string()).to_string());
             Diagnostic::error(path, pos, format!("invalid YAML: {}", yaml_message(&e)))
-                .with_hint(yaml_hint(&e.to_string()))
+                .with_hint(hint)
         })?;
     let shift = |l: &serde_saphyr::Location| {
         Pos::new(l.line() as usize, l.column() as usize).offset_lines(split.yaml_line)
@@ -163,12 +166,121 @@ pub fn parse(split: &Split, path: &Path) -> Result<FrontMatter, Diagnostic> {
     })
 }
 
+/// Warnings for YAML that parses but does not say what the admin meant. Today one: a list item
+/// indented further than the one above it is folded into it (`  - English` then `   - Hindi`
+/// gives the single value "English - Hindi").
+pub fn lint(split: &Split, front: &FrontMatter, path: &Path) -> Vec<Diagnostic> {
+    let lines: Vec<&str> = split.yaml.lines().collect();
+    let mut out = Vec::new();
+    for e in &front.entries {
+        let mut check = |node: &Located<Node>| {
+            if let Node::Str(text) = &node.value
+                && let Some(d) = folded_item(&lines, split.yaml_line, &e.key, node.pos, text, path)
+            {
+                out.push(d);
+            }
+        };
+        match &e.value.value {
+            Node::Seq(items) => items.iter().for_each(&mut check),
+            _ => check(&e.value),
+        }
+    }
+    out
+}
+
+fn folded_item(
+    lines: &[&str],
+    yaml_line: usize,
+    key: &str,
+    pos: Pos,
+    text: &str,
+    path: &Path,
+) -> Option<Diagnostic> {
+    let index = pos.line.checked_sub(yaml_line)?;
+    let first: String = lines.get(index)?.chars().skip(pos.column - 1).collect();
+    let first = first.trim();
+    if first.starts_with(['"', '\'', '[', '{', '|', '>']) || text == first {
+        return None;
+    }
+    // The value ran on past its line; find a following line that begins like a list item.
+    for (i, line) in lines.iter().enumerate().skip(index + 1) {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || !line.starts_with(' ') {
+            return None;
+        }
+        if let Some(item) = trimmed.strip_prefix("- ") {
+            let column = line.len() - trimmed.len() + 1;
+            let item = item.trim();
+            return Some(
+                Diagnostic::warning(
+                    path,
+                    Pos::new(i + yaml_line, column),
+                    format!(
+                        "this line is taken as part of the one above it: `{key}` gets the one value \"{text}\" instead of \"{first}\" and \"{item}\""
+                    ),
+                )
+                .with_hint(
+                    "line up this `-` with the `-` of the item above it: the items of a list start in the same column",
+                ),
+            );
+        }
+    }
+    None
+}
+
 /// serde-saphyr's message without its own position suffix and source snippet.
 fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
     let first = text.lines().next().unwrap_or("").trim();
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
     cut.trim_end_matches(['.', ':']).to_string()
+}
+
+/// When the YAML error is on (or just after) a line that starts with spaces where a field
+/// should start at the margin, say so: one stray space is the commonest slip, and YAML's own
+/// message about "mapping values" does not point at it.
+fn indentation_hint(yaml: &str, error_line: usize) -> Option<String> {
+    let lines: Vec<&str> = yaml.lines().collect();
+    let looks_like_key = |l: &str| {
+        let t = l.trim_start();
+        !t.starts_with('-')
+            && !t.starts_with('#')
+            && t.split_once(':').is_some_and(|(k, rest)| {
+                !k.is_empty()
+                    && k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    && (rest.is_empty() || rest.starts_with(' '))
+            })
+    };
+    // The error is reported on the indented line itself or on the one after it.
+    for n in [error_line, error_line.saturating_sub(1)] {
+        let Some(line) = n.checked_sub(1).and_then(|i| lines.get(i)) else {
+            continue;
+        };
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        if indent == 0 || !looks_like_key(line) {
+            continue;
+        }
+        // Indented keys are right under a key with no value (a nested block); not here.
+        let above = lines[..n - 1]
+            .iter()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        let opens_block = above.is_some_and(|a| a.trim_end().ends_with(':'));
+        if opens_block {
+            continue;
+        }
+        let key = line.trim_start().split(':').next().unwrap_or_default();
+        let spaces = if indent == 1 {
+            "one space".to_string()
+        } else {
+            format!("{indent} spaces")
+        };
+        return Some(format!(
+            "`{key}:` on line {} starts with {spaces}; each field starts at the beginning of its line, so remove the space before `{key}`",
+            n + 1
+        ));
+    }
+    None
 }
 
 fn yaml_hint(message: &str) -> &'static str {

@@ -53,6 +53,9 @@ pub struct ContentTree {
     pub pages: Vec<Document>,
     /// Image files under `content/`, relative to the root.
     pub images: BTreeSet<PathBuf>,
+    /// Symbolic links with an image's name: never followed (one could point outside the root),
+    /// known so that a bio naming one is told why it is not used.
+    pub image_links: BTreeSet<PathBuf>,
 }
 
 /// Is this a file people leave behind by accident (hidden, editor swap or backup files)?
@@ -140,14 +143,20 @@ pub fn load_cached(
     let mut markdown = Vec::new();
     for entry in walker {
         let entry = entry.map_err(std::io::Error::other)?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
         let rel = entry
             .path()
             .strip_prefix(root)
             .unwrap_or(entry.path())
             .to_path_buf();
+        if entry.file_type().is_symlink() {
+            if extension(&rel).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
+                tree.image_links.insert(rel);
+            }
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
         match extension(&rel).as_deref() {
             Some("md") => {
                 let stamp = Stamp::of(entry.metadata().ok());
@@ -265,6 +274,7 @@ fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Docu
             return None;
         }
     };
+    diags.extend(frontmatter::lint(&split, &front, rel));
     let body_line = split.yaml_line + split.yaml.lines().count() + 1;
     Some(Document {
         path: rel.to_path_buf(),

@@ -29,19 +29,23 @@ impl Reader<'_> {
         self.diags.push(d);
     }
 
-    /// Where a missing key should go: the closing `---` of the front matter.
-    pub fn end_of_front_matter(&self) -> Pos {
-        Pos::new(self.doc.body_line.saturating_sub(1).max(1), 1)
-    }
-
-    /// A key that is required but absent (or empty).
+    /// A key that is required but absent, or present with nothing after the colon.
     pub fn missing(&mut self, key: &str, example: &str) {
-        let pos = self.end_of_front_matter();
-        self.error(
-            pos,
-            format!("missing required field `{key}`"),
-            format!("add a line `{key}: {example}` to the front matter"),
-        );
+        match self.doc.front.get(key) {
+            Some(e) => {
+                let pos = e.key_pos;
+                self.error(
+                    pos,
+                    format!("`{key}` is empty"),
+                    format!("write the value after the colon, e.g. `{key}: {example}`"),
+                );
+            }
+            None => self.error(
+                Pos::START,
+                format!("missing required field `{key}`"),
+                format!("add a line `{key}: {example}` between the two `---` lines"),
+            ),
+        }
     }
 
     pub fn unknown(&mut self, e: &Entry, known: &[&str]) {
@@ -119,11 +123,18 @@ impl Reader<'_> {
             Node::Str(s) => match s.trim().parse::<Date>() {
                 Ok(d) => Some(d),
                 Err(_) => {
-                    self.error(
-                        e.value.pos,
-                        format!("`{}` is not a date: \"{s}\"", e.key),
-                        format!("write the date as YYYY-MM-DD, e.g. `{}: 2027-01-31`", e.key),
-                    );
+                    let (message, hint) = match impossible_date(s.trim()) {
+                        Some(why) => (
+                            format!("`{}` is not a real date: {why}", e.key),
+                            "check the day and the month (the date is written YYYY-MM-DD)"
+                                .to_string(),
+                        ),
+                        None => (
+                            format!("`{}` is not a date: \"{s}\"", e.key),
+                            format!("write the date as YYYY-MM-DD, e.g. `{}: 2027-01-31`", e.key),
+                        ),
+                    };
+                    self.error(e.value.pos, message, hint);
                     None
                 }
             },
@@ -226,5 +237,50 @@ impl Reader<'_> {
             hint,
         );
         None
+    }
+}
+
+/// For text shaped like YYYY-MM-DD that is not a date, why not: "September 2025 has 30 days".
+fn impossible_date(s: &str) -> Option<String> {
+    let parts: Vec<&str> = s.split('-').collect();
+    let [y, m, d] = parts.as_slice() else {
+        return None;
+    };
+    let digits = |t: &str, n: usize| t.len() == n && t.bytes().all(|b| b.is_ascii_digit());
+    if !(digits(y, 4) && digits(m, 2) && digits(d, 2)) {
+        return None;
+    }
+    let (y, m, d): (i16, i8, i8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) {
+        return Some(format!("there is no month {m} (months go from 01 to 12)"));
+    }
+    let first = Date::new(y, m, 1).ok()?;
+    let days = first.days_in_month();
+    if d < 1 || d > days {
+        return Some(format!("{} has {days} days", first.strftime("%B %Y")));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::impossible_date;
+
+    #[test]
+    fn impossible_dates_are_explained() {
+        assert_eq!(
+            impossible_date("2025-09-31").as_deref(),
+            Some("September 2025 has 30 days")
+        );
+        assert_eq!(
+            impossible_date("2027-02-29").as_deref(),
+            Some("February 2027 has 28 days")
+        );
+        assert_eq!(
+            impossible_date("2025-13-01").as_deref(),
+            Some("there is no month 13 (months go from 01 to 12)")
+        );
+        assert_eq!(impossible_date("31/09/2025"), None);
+        assert_eq!(impossible_date("2028-02-29"), None);
     }
 }

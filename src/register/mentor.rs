@@ -65,11 +65,18 @@ impl FieldValue {
     }
 }
 
+/// The image files found under `content/`, and the symbolic links with image names.
+#[derive(Clone, Copy)]
+pub(super) struct Photos<'a> {
+    pub files: &'a BTreeSet<PathBuf>,
+    pub links: &'a BTreeSet<PathBuf>,
+}
+
 /// The mentor a bio describes, and whether it is free of errors (only then is it published).
 pub(super) fn validate(
     config: &Config,
     doc: &Document,
-    images: &BTreeSet<PathBuf>,
+    photos: Photos,
     diags: &mut Diagnostics,
 ) -> (Mentor, bool) {
     let errors_before = diags.error_count();
@@ -165,6 +172,7 @@ pub(super) fn validate(
         .filter(|e| !known.contains(&e.key.as_str()))
         .filter_map(|e| crate::diag::closest(&e.key, known.iter().copied()))
         .collect();
+    // A key written but blank (`email:`) is reported as empty, where it stands.
     let written = |key: &str| {
         misspelled.contains(&key)
             || doc
@@ -187,10 +195,90 @@ pub(super) fn validate(
     if let Some(e) = headshot_entry {
         m.headshot_pos = e.value.pos;
     }
-    m.headshot = headshot(&mut r, headshot_entry, images);
+    m.headshot = headshot(&mut r, headshot_entry, photos);
+    placeholder_text(&mut r);
+    private_details_in_bio(&mut r, &m);
 
     let ok = r.diags.error_count() == errors_before;
     (m, ok)
+}
+
+/// Where byte `offset` of the bio body stands in the file.
+fn body_pos(doc: &Document, offset: usize) -> Pos {
+    Pos::of_offset(&doc.body, offset).offset_lines(doc.body_line)
+}
+
+/// The scaffold's "write the bio here" text must not reach the register.
+fn placeholder_text(r: &mut Reader) {
+    let first_words = super::PLACEHOLDER_BIO
+        .split(':')
+        .next()
+        .unwrap_or(super::PLACEHOLDER_BIO);
+    if let Some(at) = r.doc.body.find(first_words) {
+        let pos = body_pos(r.doc, at);
+        r.error(
+            pos,
+            "the bio is still the example text that `mentorsite new mentor` wrote",
+            "replace it with the mentor's own words before publishing",
+        );
+    }
+}
+
+/// The mentor's private address or phone number typed into the public bio.
+fn private_details_in_bio(r: &mut Reader, m: &Mentor) {
+    let body = r.doc.body.as_str();
+    let hint = "remove it from the bio: mentees reach the mentor through the request form, and the mentor's details are shared only when they accept";
+    if !m.email.is_empty() && m.email.contains('@') {
+        // ASCII lower-casing keeps byte offsets, so `at` points into `body` too.
+        if let Some(at) = body
+            .to_ascii_lowercase()
+            .find(&m.email.to_ascii_lowercase())
+        {
+            let pos = body_pos(r.doc, at);
+            r.warning(
+                pos,
+                "the bio shows the mentor's private email address, which would be published",
+                hint,
+            );
+        }
+    }
+    if let Some(phone) = &m.phone
+        && let Some(at) = find_phone(body, phone)
+    {
+        let pos = body_pos(r.doc, at);
+        r.warning(
+            pos,
+            "the bio shows the mentor's private phone number, which would be published",
+            hint,
+        );
+    }
+}
+
+/// The byte offset of a number in `text` that is `phone` however it is spaced or prefixed
+/// (`0113 496 0000`, `+44 113 496 0000` and `01134960000` are one number).
+fn find_phone(text: &str, phone: &str) -> Option<usize> {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let tail = |d: &str| d[d.len().saturating_sub(9)..].to_string();
+    let want = tail(&digits);
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_digit() || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            let start = i;
+            let mut found = String::new();
+            while i < bytes.len() && (bytes[i].is_ascii_digit() || b" +-().".contains(&bytes[i])) {
+                if bytes[i].is_ascii_digit() {
+                    found.push(char::from(bytes[i]));
+                }
+                i += 1;
+            }
+            if found.len() >= 6 && (found == digits || (found.len() >= 9 && tail(&found) == want)) {
+                return Some(start);
+            }
+        }
+        i += 1;
+    }
+    None
 }
 
 fn renamed(doc: &Document, slug: &str) -> String {
@@ -268,14 +356,15 @@ pub fn example_value(def: &FieldDef) -> String {
 
 const PHOTO_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp"];
 
-fn headshot(r: &mut Reader, entry: Option<&Entry>, images: &BTreeSet<PathBuf>) -> Headshot {
+fn headshot(r: &mut Reader, entry: Option<&Entry>, photos: Photos) -> Headshot {
+    let images = photos.files;
     let doc_dir = r.path().parent().unwrap_or(Path::new("")).to_path_buf();
     let Some(e) = entry else {
-        return default_headshot(r, &doc_dir, images);
+        return default_headshot(r, &doc_dir, photos);
     };
     let raw = match &e.value.value {
         crate::content::Node::Bool(false) => return Headshot::OptedOut,
-        crate::content::Node::Null => return default_headshot(r, &doc_dir, images),
+        crate::content::Node::Null => return default_headshot(r, &doc_dir, photos),
         _ => match r.text(e) {
             Some(s) => s,
             None => {
@@ -328,6 +417,10 @@ fn headshot(r: &mut Reader, entry: Option<&Entry>, images: &BTreeSet<PathBuf>) -
             return Headshot::Missing;
         }
     }
+    if photos.links.contains(&path) {
+        link_warning(r, e.value.pos, &path);
+        return Headshot::Missing;
+    }
     if !images.contains(&path) {
         let nearby: Vec<String> = images
             .iter()
@@ -350,7 +443,19 @@ fn headshot(r: &mut Reader, entry: Option<&Entry>, images: &BTreeSet<PathBuf>) -
 
 /// No `headshot` key: a same-stem photo beside the bio, or `headshot.*` / the only photo in a
 /// bundle folder; otherwise a warning.
-fn default_headshot(r: &mut Reader, doc_dir: &Path, images: &BTreeSet<PathBuf>) -> Headshot {
+fn link_warning(r: &mut Reader, pos: Pos, path: &Path) {
+    r.warning(
+        pos,
+        format!(
+            "the headshot {} is a symbolic link, which mentorsite does not follow (it could lead outside the site's folder); an initials avatar is shown",
+            display_path(path)
+        ),
+        "put the photo file itself there in place of the link",
+    );
+}
+
+fn default_headshot(r: &mut Reader, doc_dir: &Path, photos: Photos) -> Headshot {
+    let images = photos.files;
     let slug = r.doc.slug.clone();
     let bundle = r.path().file_stem().is_some_and(|s| s == "index");
     let stems: &[&str] = if bundle {
@@ -385,6 +490,15 @@ fn default_headshot(r: &mut Reader, doc_dir: &Path, images: &BTreeSet<PathBuf>) 
             ),
             "replace it with a JPEG, PNG or WebP photo",
         );
+        return Headshot::Missing;
+    }
+    let link = photos.links.iter().find(|p| {
+        p.parent() == Some(doc_dir)
+            && p.file_stem()
+                .is_some_and(|s| stems.iter().any(|st| s == *st))
+    });
+    if let Some(link) = link {
+        link_warning(r, Pos::START, link);
         return Headshot::Missing;
     }
     let expected = if bundle {
@@ -423,6 +537,15 @@ fn lexical_join(dir: &Path, rel: &Path) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phone_numbers_are_found_however_they_are_written() {
+        let text = "Ring me on +44 (0)113 496 0000, or 0113-496-0000.";
+        assert_eq!(find_phone(text, "0113 496 0000"), Some(11));
+        assert_eq!(find_phone("call 01134960000 today", "+44 113 496 0000"), Some(5));
+        assert_eq!(find_phone("born 1985, 3 children", "0113 496 0000"), None);
+        assert_eq!(find_phone("ward 7700 900 123", "07700 900 124"), None);
+    }
 
     #[test]
     fn lexical_join_stays_inside_or_fails() {

@@ -41,6 +41,13 @@ pub struct Page {
     pub source: PathBuf,
 }
 
+/// The text `mentorsite new mentor` writes where the bio goes; a bio that still holds it is not
+/// published.
+pub const PLACEHOLDER_BIO: &str = "Write the bio here, in the mentor's own words: their path, why they mentor, what they can
+help with, and anything about themselves they are happy to share. Blank lines start new
+paragraphs; `## A heading` starts a section; **bold** and *italic* work as you would expect.
+";
+
 /// Output paths that pages may not take.
 const RESERVED_SLUGS: &[&str] = &[
     "mentors", "handbook", "requests", "static", "search", "404", "sitemap", "index",
@@ -52,7 +59,11 @@ pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) ->
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
     for mut doc in std::mem::take(&mut tree.mentors) {
         let doc = &mut doc;
-        let (m, ok) = mentor::validate(config, doc, &tree.images, diags);
+        let photos = mentor::Photos {
+            files: &tree.images,
+            links: &tree.image_links,
+        };
+        let (m, ok) = mentor::validate(config, doc, photos, diags);
         if !ok {
             rejected.push(m);
             continue;
