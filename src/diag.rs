@@ -3,9 +3,11 @@
 //! Stages never stop at the first bad file: they push into a [`Diagnostics`] and carry on,
 //! and the command prints the whole sorted list once, as text or JSON.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -35,6 +37,10 @@ pub struct Diagnostic {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// How many characters from the column the problem covers, when known (for the caret line
+    /// of [`Diagnostics::render_report`]; otherwise the word there is underlined).
+    #[serde(skip)]
+    pub len: Option<usize>,
 }
 
 fn serialize_path<S: serde::Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
@@ -66,11 +72,18 @@ impl Diagnostic {
             severity,
             message,
             hint: None,
+            len: None,
         }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// The problem covers `chars` characters from its column.
+    pub fn with_len(mut self, chars: usize) -> Self {
+        self.len = Some(chars);
         self
     }
 }
@@ -199,6 +212,65 @@ impl Diagnostics {
         out
     }
 
+    /// [`Diagnostics::render_text`] with each problem's source line under it and a caret at
+    /// the column, as compilers show them; files are read from under `root`. A problem with no
+    /// readable line (a file-level one, or a file that is gone) shows its hint alone.
+    pub fn render_report(&self, root: &Path) -> String {
+        let mut files: HashMap<PathBuf, Option<Vec<String>>> = HashMap::new();
+        let renderer = Renderer::plain();
+        let mut out = String::new();
+        for d in self.sorted() {
+            let _ = writeln!(
+                out,
+                "{}:{}:{}: {}: {}",
+                display_path(&d.path),
+                d.line,
+                d.column,
+                d.severity.as_str(),
+                d.message
+            );
+            let lines = files
+                .entry(d.path.clone())
+                .or_insert_with(|| read_lines(&root.join(&d.path)));
+            let source = lines
+                .as_ref()
+                .and_then(|l| l.get(d.line.wrapping_sub(1)))
+                .filter(|l| !(d.line == 1 && d.column == 1 && l.trim() == "---"));
+            let level = match d.severity {
+                Severity::Error => Level::ERROR,
+                Severity::Warning => Level::WARNING,
+            };
+            let mut group = Group::with_level(level.clone());
+            if let Some(line) = source {
+                let span = match d.len {
+                    Some(n) => char_span(line, d.column, n),
+                    None => token_span(line, d.column),
+                };
+                group = group.element(
+                    Snippet::source(line.as_str())
+                        .line_start(d.line)
+                        .annotation(AnnotationKind::Primary.span(span)),
+                );
+            }
+            if let Some(hint) = &d.hint {
+                group = group.element(Level::HELP.with_name("hint").message(hint.as_str()));
+            }
+            if source.is_none() {
+                for (i, line) in d.hint.iter().flat_map(|h| h.lines()).enumerate() {
+                    let lead = if i == 0 { "  = hint: " } else { "          " };
+                    let _ = writeln!(out, "{lead}{line}");
+                }
+                out.push('\n');
+                continue;
+            }
+            let _ = writeln!(out, "{}\n", renderer.render(&[group]));
+        }
+        if !self.is_empty() {
+            let _ = writeln!(out, "{}", self.summary());
+        }
+        out
+    }
+
     pub fn summary(&self) -> String {
         let files = {
             let mut paths: Vec<_> = self.items.iter().map(|d| &d.path).collect();
@@ -237,6 +309,49 @@ impl IntoIterator for Diagnostics {
     fn into_iter(self) -> Self::IntoIter {
         self.items.into_iter()
     }
+}
+
+/// A file's lines as the content stage reads them (no byte-order mark, `\n` endings).
+fn read_lines(path: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    Some(
+        text.lines()
+            .map(|l| l.trim_end_matches('\r').to_string())
+            .collect(),
+    )
+}
+
+/// The bytes of `chars` characters of `line` from `column` (1-based).
+fn char_span(line: &str, column: usize, chars: usize) -> std::ops::Range<usize> {
+    let at = |n: usize| line.char_indices().nth(n).map_or(line.len(), |(i, _)| i);
+    at(column.saturating_sub(1))..at(column.saturating_sub(1) + chars.max(1))
+}
+
+/// The bytes of `line` to underline for a problem at `column` (1-based, in characters): the
+/// word, quoted text or bracketed list that starts there, without a trailing `:` or `,`.
+fn token_span(line: &str, column: usize) -> std::ops::Range<usize> {
+    let start = line
+        .char_indices()
+        .nth(column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    let rest = &line[start..];
+    let len = match rest.chars().next() {
+        None => return start..start,
+        Some(open @ ('"' | '\'' | '[' | '{')) => {
+            let close = match open {
+                '[' => ']',
+                '{' => '}',
+                q => q,
+            };
+            rest[1..].find(close).map_or(rest.len(), |i| i + 2)
+        }
+        Some(_) => {
+            let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest[..word].trim_end_matches([':', ',']).len().max(1)
+        }
+    };
+    start..start + len.min(rest.len())
 }
 
 fn counted(errors: usize, warnings: usize) -> String {
@@ -290,6 +405,41 @@ mod tests {
             Some("did you mean `specialty`?")
         );
         assert_eq!(did_you_mean("favourite_food", keys), None);
+    }
+
+    #[test]
+    fn spans_cover_the_word_quote_or_list_at_the_column() {
+        let line = "speciality: \"Anaesthetics: adult\"   # note";
+        assert_eq!(&line[token_span(line, 1)], "speciality");
+        assert_eq!(&line[token_span(line, 13)], "\"Anaesthetics: adult\"");
+        let line = "meeting: [Video, Carrier pigeon]";
+        assert_eq!(&line[token_span(line, 10)], "[Video, Carrier pigeon]");
+        assert_eq!(token_span("name:", 9), 5..5);
+        assert_eq!(&"  - Zoë Ng"[token_span("  - Zoë Ng", 5)], "Zoë");
+    }
+
+    #[test]
+    fn reports_show_the_line_with_a_caret() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.md"),
+            "---\nname: Ana\nspeciality: GP\n---\n",
+        )
+        .unwrap();
+        let mut d = Diagnostics::new();
+        d.push(
+            Diagnostic::error("a.md", Pos::new(3, 1), "unknown field `speciality`")
+                .with_hint("did you mean `specialty`?"),
+        );
+        d.push(Diagnostic::warning("a.md", Pos::START, "no headshot yet").with_hint("add one"));
+        d.push(Diagnostic::error("gone.md", Pos::new(2, 1), "vanished"));
+        assert_eq!(
+            d.render_report(dir.path()),
+            "a.md:1:1: warning: no headshot yet\n  = hint: add one\n\n\
+             a.md:3:1: error: unknown field `speciality`\n  |\n3 | speciality: GP\n  | ^^^^^^^^^^\n  |\n  = hint: did you mean `specialty`?\n\n\
+             gone.md:2:1: error: vanished\n\n\
+             2 errors, 1 warning in 2 files\n"
+        );
     }
 
     #[test]

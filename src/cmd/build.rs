@@ -13,7 +13,7 @@ pub fn run(args: BuildArgs) -> ExitCode {
     };
     match site::build(&opts) {
         Ok(outcome) => {
-            super::print_warnings(&outcome.diagnostics);
+            super::print_warnings(&outcome.diagnostics, &opts.root);
             let w = outcome.written.clone().unwrap_or_default();
             if super::quiet() {
                 return ExitCode::from(super::OK);
@@ -31,6 +31,6 @@ pub fn run(args: BuildArgs) -> ExitCode {
             );
             ExitCode::from(super::OK)
         }
-        Err(e) => super::report_error(e),
+        Err(e) => super::report_error(e, &opts.root),
     }
 }

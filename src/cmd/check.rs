@@ -20,12 +20,12 @@ pub fn run(args: CheckArgs) -> ExitCode {
                 print!("{}", diags.render_json());
                 ExitCode::from(super::CONTENT_ERRORS)
             }
-            Err(e) => super::report_error(e),
+            Err(e) => super::report_error(e, &opts.root),
         };
     }
     match result {
         Ok(outcome) => {
-            super::print_warnings(&outcome.diagnostics);
+            super::print_warnings(&outcome.diagnostics, &opts.root);
             if super::quiet() {
                 return ExitCode::from(super::OK);
             }
@@ -36,6 +36,6 @@ pub fn run(args: CheckArgs) -> ExitCode {
             );
             ExitCode::from(super::OK)
         }
-        Err(e) => super::report_error(e),
+        Err(e) => super::report_error(e, &opts.root),
     }
 }

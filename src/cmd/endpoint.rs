@@ -32,9 +32,9 @@ pub fn run(args: EndpointArgs) -> ExitCode {
     };
     let prepared = match site::prepare(&opts) {
         Ok(p) => p,
-        Err(e) => return super::report_error(e),
+        Err(e) => return super::report_error(e, &root),
     };
-    super::print_warnings(&prepared.diagnostics);
+    super::print_warnings(&prepared.diagnostics, &root);
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
         // Inside the runtime: the SMTP transport's connection pool starts a task.

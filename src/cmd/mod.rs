@@ -18,11 +18,12 @@ pub const OK: u8 = 0;
 pub const CONTENT_ERRORS: u8 = 1;
 pub const FAILURE: u8 = 2;
 
-/// Print diagnostics (text to stderr) and map a site error to its exit code.
-pub fn report_error(err: SiteError) -> ExitCode {
+/// Print diagnostics (to stderr, each with its source line from under `root`) and map a site
+/// error to its exit code.
+pub fn report_error(err: SiteError, root: &std::path::Path) -> ExitCode {
     match err {
         SiteError::Content(diags) => {
-            eprint!("{}", diags.render_text());
+            eprint!("{}", diags.render_report(root));
             ExitCode::from(CONTENT_ERRORS)
         }
         other => {
@@ -33,9 +34,9 @@ pub fn report_error(err: SiteError) -> ExitCode {
 }
 
 /// Warnings, unless `--quiet`.
-pub fn print_warnings(diags: &Diagnostics) {
+pub fn print_warnings(diags: &Diagnostics, root: &std::path::Path) {
     if !diags.is_empty() && !quiet() {
-        eprint!("{}", diags.render_text());
+        eprint!("{}", diags.render_report(root));
     }
 }
 
@@ -58,7 +59,7 @@ pub fn load_config(root: &std::path::Path) -> Result<mentorsite::config::Config,
     match mentorsite::config::Config::load(root) {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(diags)) => {
-            eprint!("{}", diags.render_text());
+            eprint!("{}", diags.render_report(root));
             Err(ExitCode::from(CONTENT_ERRORS))
         }
         Err(e) => {

@@ -17,9 +17,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let builder = Builder::new(opts.clone());
     let (files, first) = match builder.build() {
         Ok(built) => built,
-        Err(e) => return super::report_error(e),
+        Err(e) => return super::report_error(e, &opts.root),
     };
-    super::print_warnings(&first.warnings);
+    super::print_warnings(&first.warnings, &opts.root);
     println!(
         "Built {} in {} ms.",
         site::counts(&first.register),
@@ -27,7 +27,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     );
     let prepared = match site::prepare(&opts) {
         Ok(p) => p,
-        Err(e) => return super::report_error(e),
+        Err(e) => return super::report_error(e, &opts.root),
     };
     let base_path = mentorsite::render::views::base_path(&prepared.config.base_url);
     let live = Live::new(files, base_path.clone());

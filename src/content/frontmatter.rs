@@ -247,7 +247,8 @@ fn indentation_hint(yaml: &str, error_line: usize) -> Option<String> {
             && !t.starts_with('#')
             && t.split_once(':').is_some_and(|(k, rest)| {
                 !k.is_empty()
-                    && k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    && k.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
                     && (rest.is_empty() || rest.starts_with(' '))
             })
     };

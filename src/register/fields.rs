@@ -29,6 +29,20 @@ impl Reader<'_> {
         self.diags.push(d);
     }
 
+    /// A warning about the `chars` characters at `pos`.
+    pub fn warning_over(
+        &mut self,
+        pos: Pos,
+        chars: usize,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        let d = Diagnostic::warning(&self.doc.path, pos, message)
+            .with_hint(hint)
+            .with_len(chars);
+        self.diags.push(d);
+    }
+
     /// A key that is required but absent, or present with nothing after the colon.
     pub fn missing(&mut self, key: &str, example: &str) {
         match self.doc.front.get(key) {

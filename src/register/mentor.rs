@@ -216,11 +216,15 @@ fn placeholder_text(r: &mut Reader) {
         .unwrap_or(super::PLACEHOLDER_BIO);
     if let Some(at) = r.doc.body.find(first_words) {
         let pos = body_pos(r.doc, at);
-        r.error(
+        let line = r.doc.body[at..].lines().next().unwrap_or_default();
+        let d = crate::diag::Diagnostic::error(
+            &r.doc.path,
             pos,
             "the bio is still the example text that `mentorsite new mentor` wrote",
-            "replace it with the mentor's own words before publishing",
-        );
+        )
+        .with_hint("replace it with the mentor's own words before publishing")
+        .with_len(line.chars().count());
+        r.diags.push(d);
     }
 }
 
@@ -235,19 +239,21 @@ fn private_details_in_bio(r: &mut Reader, m: &Mentor) {
             .find(&m.email.to_ascii_lowercase())
         {
             let pos = body_pos(r.doc, at);
-            r.warning(
+            r.warning_over(
                 pos,
+                m.email.chars().count(),
                 "the bio shows the mentor's private email address, which would be published",
                 hint,
             );
         }
     }
     if let Some(phone) = &m.phone
-        && let Some(at) = find_phone(body, phone)
+        && let Some(found) = find_phone(body, phone)
     {
-        let pos = body_pos(r.doc, at);
-        r.warning(
+        let pos = body_pos(r.doc, found.start);
+        r.warning_over(
             pos,
+            found.len(),
             "the bio shows the mentor's private phone number, which would be published",
             hint,
         );
@@ -256,14 +262,16 @@ fn private_details_in_bio(r: &mut Reader, m: &Mentor) {
 
 /// The byte offset of a number in `text` that is `phone` however it is spaced or prefixed
 /// (`0113 496 0000`, `+44 113 496 0000` and `01134960000` are one number).
-fn find_phone(text: &str, phone: &str) -> Option<usize> {
+fn find_phone(text: &str, phone: &str) -> Option<std::ops::Range<usize>> {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
     let tail = |d: &str| d[d.len().saturating_sub(9)..].to_string();
     let want = tail(&digits);
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i].is_ascii_digit() || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        if bytes[i].is_ascii_digit()
+            || (bytes[i] == b'+' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             let start = i;
             let mut found = String::new();
             while i < bytes.len() && (bytes[i].is_ascii_digit() || b" +-().".contains(&bytes[i])) {
@@ -273,7 +281,8 @@ fn find_phone(text: &str, phone: &str) -> Option<usize> {
                 i += 1;
             }
             if found.len() >= 6 && (found == digits || (found.len() >= 9 && tail(&found) == want)) {
-                return Some(start);
+                let end = start + text[start..i].trim_end_matches([' ', '-', '(', '.']).len();
+                return Some(start..end);
             }
         }
         i += 1;
@@ -541,8 +550,11 @@ mod tests {
     #[test]
     fn phone_numbers_are_found_however_they_are_written() {
         let text = "Ring me on +44 (0)113 496 0000, or 0113-496-0000.";
-        assert_eq!(find_phone(text, "0113 496 0000"), Some(11));
-        assert_eq!(find_phone("call 01134960000 today", "+44 113 496 0000"), Some(5));
+        assert_eq!(find_phone(text, "0113 496 0000"), Some(11..30));
+        assert_eq!(
+            find_phone("call 01134960000 today", "+44 113 496 0000"),
+            Some(5..16)
+        );
         assert_eq!(find_phone("born 1985, 3 children", "0113 496 0000"), None);
         assert_eq!(find_phone("ward 7700 900 123", "07700 900 124"), None);
     }

@@ -43,7 +43,8 @@ pub struct Page {
 
 /// The text `mentorsite new mentor` writes where the bio goes; a bio that still holds it is not
 /// published.
-pub const PLACEHOLDER_BIO: &str = "Write the bio here, in the mentor's own words: their path, why they mentor, what they can
+pub const PLACEHOLDER_BIO: &str =
+    "Write the bio here, in the mentor's own words: their path, why they mentor, what they can
 help with, and anything about themselves they are happy to share. Blank lines start new
 paragraphs; `## A heading` starts a section; **bold** and *italic* work as you would expect.
 ";

@@ -383,9 +383,9 @@ impl Builder {
                 Ok(rebuilt)
             }
             Err(SiteError::Content(diags)) => {
-                let text = diags.errors().render_text();
-                live.fail(text.clone());
-                Err(text)
+                // The page's panel has the problems' lines; the terminal shows the source too.
+                live.fail(diags.errors().render_text());
+                Err(diags.errors().render_report(root))
             }
             Err(other) => {
                 let text = format!("error: {other}\n");
