@@ -346,6 +346,11 @@ fn token_span(line: &str, column: usize) -> std::ops::Range<usize> {
             };
             rest[1..].find(close).map_or(rest.len(), |i| i + 2)
         }
+        // A value after `key:` or a list item's `-`: all of it, up to a comment.
+        Some(_) if line[..start].trim_end().ends_with([':', '-', '=']) => {
+            let value = rest.find(" #").map_or(rest, |i| &rest[..i]);
+            value.trim_end().len().max(1)
+        }
         Some(_) => {
             let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
             rest[..word].trim_end_matches([':', ',']).len().max(1)
@@ -415,7 +420,10 @@ mod tests {
         let line = "meeting: [Video, Carrier pigeon]";
         assert_eq!(&line[token_span(line, 10)], "[Video, Carrier pigeon]");
         assert_eq!(token_span("name:", 9), 5..5);
-        assert_eq!(&"  - Zoë Ng"[token_span("  - Zoë Ng", 5)], "Zoë");
+        assert_eq!(&"  - Zoë Ng"[token_span("  - Zoë Ng", 5)], "Zoë Ng");
+        let line = "away_until: next week   # back soon";
+        assert_eq!(&line[token_span(line, 13)], "next week");
+        assert_eq!(&line[token_span(line, 1)], "away_until");
     }
 
     #[test]

@@ -261,7 +261,8 @@ fn refuses_to_write_into_a_folder_it_did_not_make() {
     ]);
     out.assert_code(2);
     assert!(
-        out.stderr.contains("refusing to write there"),
+        out.stderr.contains("refusing to build into")
+            && out.stderr.contains("was not made by mentorsite"),
         "{}",
         out.stderr
     );
@@ -308,11 +309,16 @@ fn new_mentor_scaffolds_every_field_and_never_overwrites() {
     assert!(bio.contains("#   one of: FY2, CT1"));
     assert!(bio.contains("PRIVATE, never published"));
 
-    // Left blank, the check says exactly what to fill in.
+    // Left blank, the check says exactly what to fill in, and the example bio text is not
+    // published.
     let check = site.run(&["check"]);
     check.assert_code(1);
-    for missing in ["email", "grade", "specialty", "region", "meeting"] {
-        let expected = format!("error: missing required field `{missing}`");
+    let placeholder = "error: the bio is still the example text that `mentorsite new mentor` wrote";
+    for expected in ["email", "grade", "specialty", "region", "meeting"]
+        .map(|key| format!("error: `{key}` is empty"))
+        .into_iter()
+        .chain([placeholder.to_string()])
+    {
         let line = check.stderr.lines().find(|l| l.ends_with(&expected));
         assert!(
             line.is_some_and(|l| l.starts_with("content/mentors/zoe-o-hara-ng.md:")),
@@ -322,10 +328,12 @@ fn new_mentor_scaffolds_every_field_and_never_overwrites() {
     }
     assert_eq!(
         check.stderr.matches(": error: ").count(),
-        5,
+        6,
         "{}",
         check.stderr
     );
+    // A yes/no field the admin never filled in is left unset, not published as "No".
+    assert!(bio.contains("\nless_than_full_time:\n"), "{bio}");
 
     let again = site.run(&["new", "mentor", "Zoe O Hara Ng"]);
     again.assert_code(2);
