@@ -450,7 +450,8 @@ fn validate(raw: RawSite, src: &str, path: &Path, diags: &mut Diagnostics) -> Co
         );
     }
     let output_dir = PathBuf::from(raw.output_dir.get_ref());
-    if raw.output_dir.get_ref().trim().is_empty() || output_dir == Path::new(".") {
+    // Where it leads (`.`, `a/..`, a symlink to the root) is vetted before a build writes.
+    if raw.output_dir.get_ref().trim().is_empty() {
         c.error(
             raw.output_dir.span(),
             "`output_dir` must be a folder of its own",

@@ -412,3 +412,34 @@ fn quiet_says_only_what_went_wrong() {
         broken.stderr
     );
 }
+
+#[test]
+fn a_yes_no_field_the_bio_does_not_set_is_not_shown() {
+    let site = Site::demo();
+    build(&site).assert_code(0);
+    // Set to true: shown. Never written: not shown at all (not as "No").
+    let set = site.read("public/mentors/amara-okafor/index.html");
+    assert!(set.contains("Trains less than full time"), "{set}");
+    let bio = site.read("content/mentors/aoife-murphy.md");
+    assert!(
+        !bio.contains("less_than_full_time"),
+        "the fixture leaves it out"
+    );
+    let unset = site.read("public/mentors/aoife-murphy/index.html");
+    assert!(!unset.contains("Trains less than full time"), "{unset}");
+}
+
+#[test]
+fn a_bio_of_thousands_of_equal_headings_builds_with_distinct_ids() {
+    let site = Site::fixture("invalid/_base");
+    let mut bio = String::from(
+        "---\nname: Jane Doe\nheadshot: false\nemail: jane@private.example.net\ngrade: FY2\n---\n\n",
+    );
+    bio.push_str(&"## Same heading\n\nText.\n\n".repeat(4_000));
+    site.write("content/mentors/jane-doe.md", &bio);
+    build(&site).assert_code(0);
+    let page = site.read("public/mentors/jane-doe/index.html");
+    assert!(page.contains("id=\"same-heading\""));
+    assert!(page.contains("id=\"same-heading-3999\""));
+    assert_eq!(page.matches("<h2 id=\"same-heading").count(), 4_000);
+}

@@ -38,6 +38,12 @@ case!(duplicate_slug, "duplicate-slug");
 case!(unknown_site_key, "unknown-site-key");
 case!(site_syntax, "site-syntax");
 case!(site_semantics, "site-semantics");
+case!(folded_list_item, "folded-list-item");
+case!(impossible_date, "impossible-date");
+case!(empty_email, "empty-email");
+case!(deleted_name, "deleted-name");
+case!(indented_key, "indented-key");
+case!(private_details, "private-details");
 
 #[test]
 fn every_problem_in_every_file_is_reported_in_one_run() {
@@ -170,4 +176,71 @@ fn a_misspelled_required_field_is_one_error_not_two() {
         out.stderr
     );
     assert!(out.stderr.contains("1 error, 0 warnings"), "{}", out.stderr);
+}
+
+#[test]
+fn the_new_mentor_example_text_cannot_be_published() {
+    let site = Site::fixture("invalid/_base");
+    site.run(&["new", "mentor", "Pat Doe"]).assert_code(0);
+    let path = "content/mentors/pat-doe.md";
+    let filled = site
+        .read(path)
+        .replace("\nemail:\n", "\nemail: pat@private.example.net\n")
+        .replace("\ngrade:\n", "\ngrade: FY2\n")
+        .replace("# headshot: pat-doe.jpg", "headshot: false");
+    site.write(path, &filled);
+    let out = site.run(&["check"]);
+    out.assert_code(1);
+    insta::assert_snapshot!("placeholder-bio", out.stderr);
+}
+
+#[test]
+fn a_symlinked_photo_is_named_as_a_link() {
+    let site = Site::fixture("invalid/_base");
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("jane.jpg"), b"not even read").unwrap();
+    site.write(
+        "content/mentors/jane-doe.md",
+        "---\nname: Jane Doe\nheadshot: jane.jpg\nemail: jane@private.example.net\ngrade: FY2\n---\n\nBio.\n",
+    );
+    std::os::unix::fs::symlink(
+        outside.path().join("jane.jpg"),
+        site.path("content/mentors/jane.jpg"),
+    )
+    .unwrap();
+    let out = site.run(&["check"]);
+    out.assert_code(0);
+    insta::assert_snapshot!("symlinked-photo", out.stderr);
+}
+
+#[test]
+fn broken_photos_are_reported_with_the_bio_errors_in_one_run() {
+    let site = Site::fixture("invalid/_base");
+    // A bio with an error of its own, and a photo cut short.
+    site.write(
+        "content/mentors/jane-doe.md",
+        "---\nname: Jane Doe\nemail: jane@private.example.net\ngrade: FY2\nspeciality: GP\n---\n\nBio.\n",
+    );
+    let px: Vec<u8> = (0..120 * 160 * 3).map(|i| (i * 31 % 251) as u8).collect();
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 85)
+        .encode(&px, 120, 160, jpeg_encoder::ColorType::Rgb)
+        .unwrap();
+    let cut = jpeg.len() * 3 / 4;
+    std::fs::write(site.path("content/mentors/jane-doe.jpg"), &jpeg[..cut]).unwrap();
+    // A correct bio whose photo is an empty file.
+    site.write(
+        "content/mentors/sam-roe.md",
+        "---\nname: Sam Roe\nemail: sam@private.example.net\ngrade: FY2\n---\n\nBio.\n",
+    );
+    std::fs::write(site.path("content/mentors/sam-roe.jpg"), b"").unwrap();
+    for command in ["check", "build"] {
+        let out = site.run(&[command]);
+        out.assert_code(1);
+        insta::assert_snapshot!("photos-with-bio-errors", out.stderr);
+    }
+    assert!(
+        !site.path("public").exists(),
+        "a failed build writes nothing"
+    );
 }

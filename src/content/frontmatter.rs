@@ -145,10 +145,29 @@ pub fn parse(split: &Split, path: &Path) -> Result<FrontMatter, Diagnostic> {
                 })
                 .offset_lines(split.yaml_line);
             let line = e.location().map_or(1, |l| l.line() as usize);
-            let hint = indentation_hint(split.yaml, line)
-                .unwrap_or_else(|| yaml_hint(&e.to_string()).to_string());
-            Diagnostic::error(path, pos, format!("invalid YAML: {}", yaml_message(&e)))
-                .with_hint(hint)
+            match stray_indent(split.yaml, line) {
+                Some(s) => {
+                    let spaces = match s.indent {
+                        1 => "one space".to_string(),
+                        n => format!("{n} spaces"),
+                    };
+                    Diagnostic::error(
+                        path,
+                        Pos::new(s.line, 1).offset_lines(split.yaml_line),
+                        format!(
+                            "`{}:` is indented by {spaces}, so it is read as part of the line above",
+                            s.key
+                        ),
+                    )
+                    .with_hint(format!(
+                        "remove the space before `{}`: each field starts at the beginning of its line",
+                        s.key
+                    ))
+                    .with_len(s.indent + s.key.chars().count())
+                }
+                None => Diagnostic::error(path, pos, format!("invalid YAML: {}", yaml_message(&e)))
+                    .with_hint(yaml_hint(&e.to_string())),
+            }
         })?;
     let shift = |l: &serde_saphyr::Location| {
         Pos::new(l.line() as usize, l.column() as usize).offset_lines(split.yaml_line)
@@ -236,10 +255,18 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     cut.trim_end_matches(['.', ':']).to_string()
 }
 
+/// A field indented where it should start at the margin.
+struct StrayIndent {
+    /// The line in the YAML (1-based).
+    line: usize,
+    indent: usize,
+    key: String,
+}
+
 /// When the YAML error is on (or just after) a line that starts with spaces where a field
-/// should start at the margin, say so: one stray space is the commonest slip, and YAML's own
+/// should start at the margin, that line: one stray space is the commonest slip, and YAML's own
 /// message about "mapping values" does not point at it.
-fn indentation_hint(yaml: &str, error_line: usize) -> Option<String> {
+fn stray_indent(yaml: &str, error_line: usize) -> Option<StrayIndent> {
     let lines: Vec<&str> = yaml.lines().collect();
     let looks_like_key = |l: &str| {
         let t = l.trim_start();
@@ -261,25 +288,20 @@ fn indentation_hint(yaml: &str, error_line: usize) -> Option<String> {
         if indent == 0 || !looks_like_key(line) {
             continue;
         }
-        // Indented keys are right under a key with no value (a nested block); not here.
+        // Indented keys right under a key with no value are a nested block: not this slip.
         let above = lines[..n - 1]
             .iter()
             .rev()
             .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
-        let opens_block = above.is_some_and(|a| a.trim_end().ends_with(':'));
-        if opens_block {
+        if above.is_some_and(|a| a.trim_end().ends_with(':')) {
             continue;
         }
         let key = line.trim_start().split(':').next().unwrap_or_default();
-        let spaces = if indent == 1 {
-            "one space".to_string()
-        } else {
-            format!("{indent} spaces")
-        };
-        return Some(format!(
-            "`{key}:` on line {} starts with {spaces}; each field starts at the beginning of its line, so remove the space before `{key}`",
-            n + 1
-        ));
+        return Some(StrayIndent {
+            line: n,
+            indent,
+            key: key.to_string(),
+        });
     }
     None
 }

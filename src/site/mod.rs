@@ -213,7 +213,17 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
     let mut prepared = prepare(opts)?;
     // Where to write is settled before anything is written, the headshot cache included.
-    let writer = output::DiskWriter::open(&opts.root, &output_dir(opts, &prepared.config))?;
+    let target = match &opts.output {
+        Some(p) => output::Target::new(p),
+        None => output::Target {
+            path: opts.root.join(&prepared.config.output_dir),
+            given: format!(
+                "output_dir = \"{}\" (site.toml)",
+                prepared.config.output_dir.display()
+            ),
+        },
+    };
+    let writer = output::DiskWriter::open(&opts.root, &target)?;
     process_headshots(opts, &mut prepared, images::Mode::Build);
     let files = render_into(&mut prepared, &writer)?;
     let report = writer.finish()?;

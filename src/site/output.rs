@@ -29,7 +29,7 @@ pub enum OutputError {
         shown(.given, .resolved)
     )]
     Unsafe {
-        given: PathBuf,
+        given: String,
         resolved: PathBuf,
         why: String,
     },
@@ -37,9 +37,9 @@ pub enum OutputError {
         "refusing to build into {}: it is not empty and was not made by mentorsite (choose an empty folder, or delete it first)",
         shown(.given, .resolved)
     )]
-    NotOurs { given: PathBuf, resolved: PathBuf },
+    NotOurs { given: String, resolved: PathBuf },
     #[error("refusing to build into {}: it is a file, not a folder", shown(.given, .resolved))]
-    NotAFolder { given: PathBuf, resolved: PathBuf },
+    NotAFolder { given: String, resolved: PathBuf },
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -56,12 +56,12 @@ impl From<WriteError> for OutputError {
     }
 }
 
-/// `newdir/..` (that is /srv/site): the path as typed, and where it leads when that differs.
-fn shown(given: &Path, resolved: &Path) -> String {
-    if given == resolved {
-        given.display().to_string()
+/// `newdir/..` (that is /srv/site): the path as given, and where it leads when that differs.
+fn shown(given: &str, resolved: &Path) -> String {
+    if Path::new(given) == resolved {
+        given.to_string()
     } else {
-        format!("{} (that is {})", given.display(), resolved.display())
+        format!("{given} (that is {})", resolved.display())
     }
 }
 
@@ -119,11 +119,28 @@ fn unsafe_reason(root: &Path, out: &Path) -> Option<String> {
     None
 }
 
+/// The output folder asked for, and how to name it in a message (the path as typed, or the
+/// line of site.toml it came from).
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub path: PathBuf,
+    pub given: String,
+}
+
+impl Target {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let given = path.display().to_string();
+        Self { path, given }
+    }
+}
+
 /// Resolve and vet `out` as the output of the site at `root`; nothing is written.
-pub fn vet(root: &Path, out: &Path) -> Result<PathBuf, OutputError> {
+pub fn vet(root: &Path, out: &Target) -> Result<PathBuf, OutputError> {
+    let given = out.given.clone();
+    let out = &out.path;
     let resolved = resolve(out).map_err(io(out))?;
     let root = resolve(root).map_err(io(root))?;
-    let given = out.to_path_buf();
     if let Some(why) = unsafe_reason(&root, &resolved) {
         return Err(OutputError::Unsafe {
             given,
@@ -158,7 +175,7 @@ pub struct DiskWriter {
 
 impl DiskWriter {
     /// Vet `out` as the output of the site at `root` ([`vet`]), then create and mark it.
-    pub fn open(root: &Path, out: &Path) -> Result<Self, OutputError> {
+    pub fn open(root: &Path, out: &Target) -> Result<Self, OutputError> {
         let dir = vet(root, out)?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         let marker = dir.join(MARKER);
@@ -235,7 +252,7 @@ impl Sink for DiskWriter {
 /// Write `files` into `out` for the site at `root`, and prune: the whole job for callers that
 /// already hold the files.
 pub fn write(root: &Path, out: &Path, files: &[OutputFile]) -> Result<WriteReport, OutputError> {
-    let writer = DiskWriter::open(root, out)?;
+    let writer = DiskWriter::open(root, &Target::new(out))?;
     for f in files {
         writer.put(f.clone()).map_err(|e| OutputError::Io {
             path: writer.dir().join(&f.path),
@@ -342,11 +359,11 @@ mod tests {
             r.join("content/public"),
             r.join("themes/default/../x"),
         ] {
-            let err = vet(r, &out).unwrap_err();
+            let err = vet(r, &Target::new(&out)).unwrap_err();
             assert!(matches!(err, OutputError::Unsafe { .. }), "{out:?}: {err}");
         }
-        assert!(vet(r, &r.join("public")).is_ok());
-        assert!(vet(r, &r.join("newdir/../public")).is_ok());
+        assert!(vet(r, &Target::new(r.join("public"))).is_ok());
+        assert!(vet(r, &Target::new(r.join("newdir/../public"))).is_ok());
     }
 
     #[cfg(unix)]
@@ -357,7 +374,7 @@ mod tests {
         std::os::unix::fs::symlink(r, r.join("loop")).unwrap();
         std::os::unix::fs::symlink(r.join("content"), r.join("public")).unwrap();
         for out in [r.join("loop"), r.join("public"), r.join("public/sub")] {
-            let err = vet(r, &out).unwrap_err();
+            let err = vet(r, &Target::new(&out)).unwrap_err();
             assert!(matches!(err, OutputError::Unsafe { .. }), "{out:?}: {err}");
         }
     }
