@@ -229,7 +229,7 @@ fn sweep(root: &std::path::Path) -> ExitCode {
     };
     let prepared = match mentorsite::site::prepare(&opts) {
         Ok(p) => p,
-        Err(e) => return super::report_error(e, &root),
+        Err(e) => return super::report_error(e, root),
     };
     let mode = mentorsite::web::server::MailMode::Configured;
     let root = root.to_path_buf();
