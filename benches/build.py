@@ -53,7 +53,7 @@ def parse_with_common(ap):
     return a
 
 
-def run_once(binary, root):
+def run_once(binary, root, env=None):
     """Wall seconds and max RSS (MiB) of one build, measured by a fresh child process."""
     probe = (
         "import resource, subprocess, sys, time;"
@@ -62,7 +62,7 @@ def run_once(binary, root):
         "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", probe, binary, "build", "--root", root],
-                         check=True, capture_output=True, text=True).stdout.split()
+                         check=True, capture_output=True, text=True, env=env).stdout.split()
     return float(out[0]), int(out[1]) / 1024
 
 

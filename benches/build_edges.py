@@ -19,13 +19,11 @@ import os
 import shutil
 import statistics
 import struct
-import subprocess
 import sys
-import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build import REPO  # noqa: E402
+from build import REPO, run_once as timed  # noqa: E402
 
 BASE_TOML = os.path.join(REPO, "tests", "fixtures", "invalid", "_base", "site.toml")
 
@@ -42,18 +40,6 @@ def site(work, name):
 def bio(name, extra="", body="Bio.\n"):
     slug = name.lower().replace(" ", "-")
     return slug, (f"---\nname: {name}\nemail: {slug}@private.example.net\ngrade: FY2\n{extra}---\n\n{body}")
-
-
-def timed(binary, root, env=None):
-    probe = (
-        "import resource, subprocess, sys, time;"
-        "t = time.perf_counter();"
-        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL);"
-        "print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-    )
-    out = subprocess.run([sys.executable, "-c", probe, binary, "build", "--root", root],
-                         check=True, capture_output=True, text=True, env=env).stdout.split()
-    return float(out[0]), int(out[1]) / 1024
 
 
 def headings(a):

@@ -81,6 +81,18 @@ impl Diagnostic {
         self
     }
 
+    /// `path:line:col: error: message`, the line every rendering starts with.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}:{}:{}: {}: {}",
+            display_path(&self.path),
+            self.line,
+            self.column,
+            self.severity.as_str(),
+            self.message
+        )
+    }
+
     /// The problem covers `chars` characters from its column.
     pub fn with_len(mut self, chars: usize) -> Self {
         self.len = Some(chars);
@@ -190,15 +202,7 @@ impl Diagnostics {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         for d in self.sorted() {
-            let _ = writeln!(
-                out,
-                "{}:{}:{}: {}: {}",
-                display_path(&d.path),
-                d.line,
-                d.column,
-                d.severity.as_str(),
-                d.message
-            );
+            let _ = writeln!(out, "{}", d.headline());
             if let Some(hint) = &d.hint {
                 for (i, line) in hint.lines().enumerate() {
                     let lead = if i == 0 { "  hint: " } else { "        " };
@@ -220,15 +224,7 @@ impl Diagnostics {
         let renderer = Renderer::plain();
         let mut out = String::new();
         for d in self.sorted() {
-            let _ = writeln!(
-                out,
-                "{}:{}:{}: {}: {}",
-                display_path(&d.path),
-                d.line,
-                d.column,
-                d.severity.as_str(),
-                d.message
-            );
+            let _ = writeln!(out, "{}", d.headline());
             let lines = files
                 .entry(d.path.clone())
                 .or_insert_with(|| read_lines(&root.join(&d.path)));
