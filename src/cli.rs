@@ -136,6 +136,17 @@ pub enum RequestsCommand {
         #[command(flatten)]
         root: RootArg,
     },
+    /// Send again mail that failed for good: one request's, or every failed mail
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["id", "failed"])))]
+    Resend {
+        /// The request's id (from `requests list`)
+        id: Option<String>,
+        /// Every mail that failed for good
+        #[arg(long)]
+        failed: bool,
+        #[command(flatten)]
+        root: RootArg,
+    },
     /// Erase every request from one email address (a data-subject erasure request)
     Purge {
         /// The mentee's email address

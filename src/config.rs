@@ -137,6 +137,8 @@ pub struct Smtp {
     pub port: u16,
     pub username: String,
     pub tls: Tls,
+    /// The longest one email may take, from connecting to the server's last answer.
+    pub timeout_seconds: u32,
 }
 
 impl Config {
@@ -389,6 +391,12 @@ struct RawSmtp {
     username: String,
     #[serde(default = "default_tls")]
     tls: Tls,
+    #[serde(default = "default_smtp_timeout")]
+    timeout_seconds: u32,
+}
+
+fn default_smtp_timeout() -> u32 {
+    30
 }
 
 fn default_port() -> u16 {
@@ -755,12 +763,14 @@ fn validate_email(raw: RawEmail, c: &mut Checker) -> Email {
             port: 587,
             username: String::new(),
             tls: Tls::Starttls,
+            timeout_seconds: default_smtp_timeout(),
         },
         |s| Smtp {
             host: s.host,
             port: s.port,
             username: s.username,
             tls: s.tls,
+            timeout_seconds: s.timeout_seconds.clamp(1, 600),
         },
     );
     Email {
@@ -823,7 +833,7 @@ fn known_keys(parent: &[&str]) -> &'static [&'static str] {
         ["images"] => &["sizes", "formats", "quality"],
         ["requests"] => &["url", "allowed_origins", "database", "retention_days"],
         ["email"] => &["from", "transport", "outbox_dir", "smtp"],
-        ["email", "smtp"] => &["host", "port", "username", "tls"],
+        ["email", "smtp"] => &["host", "port", "username", "tls", "timeout_seconds"],
         _ => &[],
     }
 }

@@ -3,11 +3,17 @@
 //! The build flows one way: `content/` files → raw documents ([`content`]) → a validated
 //! register ([`register`]) → rendered pages ([`render`]) → the output folder ([`site`]).
 //! Problems anywhere become [`diag::Diagnostic`]s, all collected before anything is written.
+//!
+//! The request service flows one way too: a form post ([`web`], HTTP only) → a checked request
+//! and the lifecycle's rules ([`requests::desk`]) → the SQLite store with its outbox
+//! ([`requests::store`]) → the worker that claims and sends each mail ([`outbox`]) → [`mail`].
+//! [`service`] runs them as one process; [`live`] is `serve`'s development server.
 
 pub mod config;
 pub mod content;
 pub mod diag;
 pub mod images;
+pub mod live;
 pub mod log;
 pub mod mail;
 pub mod outbox;
@@ -15,6 +21,7 @@ pub mod register;
 pub mod render;
 pub mod requests;
 pub mod scaffold;
+pub mod service;
 pub mod sink;
 pub mod site;
 pub mod slug;

@@ -3,6 +3,7 @@
 mod common;
 
 use common::Site;
+use mentorsite::requests::Status;
 use mentorsite::requests::store::{Store, StoredRequest, Transition};
 
 fn at(s: &str) -> i64 {
@@ -18,7 +19,7 @@ fn request(id: &str, mentor: &str, created: &str) -> StoredRequest {
         email: format!("mentee-{id}@private.example.net"),
         mode: "video".into(),
         message: format!("A private message number {id}"),
-        status: "pending".into(),
+        status: Status::Pending,
         respond_by: "2026-01-01".into(),
     }
 }
@@ -38,7 +39,8 @@ fn seed(site: &Site) {
     ];
     for (id, mentor, created) in rows {
         store
-            .insert(&request(id, mentor, created), &[], at(created))
+            .insert(&request(id, mentor, created), &[], 0, |_| None::<()>)
+            .unwrap()
             .unwrap();
     }
     let answer = |id, to, when| {
@@ -49,9 +51,9 @@ fn seed(site: &Site) {
             Transition::Done
         );
     };
-    answer("r1", "accepted", "2026-09-09T10:00:00Z");
-    answer("r2", "declined", "2026-09-14T08:00:00Z");
-    answer("r6", "accepted", "2026-11-02T15:00:00Z");
+    answer("r1", Status::Accepted, "2026-09-09T10:00:00Z");
+    answer("r2", Status::Declined, "2026-09-14T08:00:00Z");
+    answer("r6", Status::Accepted, "2026-11-02T15:00:00Z");
     for id in ["r3", "r4", "r5"] {
         assert!(store.lapse(id, &[], at("2026-11-01T00:00:00Z")).unwrap());
     }

@@ -10,9 +10,15 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use common::Site;
+use mentorsite::mail::Mailer;
+use mentorsite::outbox::Outbox;
+use mentorsite::requests::desk::{Desk, SweepReport};
+use mentorsite::requests::directory::Directory;
 use mentorsite::requests::store::Store;
+use mentorsite::requests::{Recipient, Status};
 use mentorsite::site::{BuildOptions, prepare};
-use mentorsite::web::requests::{Service, router};
+use mentorsite::web::pages::Pages;
+use mentorsite::web::{App, router};
 use tower::ServiceExt;
 
 /// 2026-11-23 10:00 UTC, a Monday.
@@ -20,7 +26,7 @@ const NOW: i64 = 1_795_428_000;
 const ORIGIN: &str = "https://mentors.example.org";
 
 struct Harness {
-    service: Arc<Service>,
+    app: Arc<App>,
     _site: Site,
     clock: Arc<AtomicI64>,
 }
@@ -30,6 +36,27 @@ impl Harness {
     fn at(&self, stamp: &str) {
         let t: jiff::Timestamp = stamp.parse().unwrap();
         self.clock.store(t.as_second(), Ordering::SeqCst);
+    }
+
+    fn desk(&self) -> &Arc<Desk> {
+        &self.app.desk
+    }
+
+    /// Send every mail due, to memory (as the outbox worker would).
+    async fn deliver(&self) -> Vec<lettre::Message> {
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let d = self.desk();
+        let mut outbox = Outbox::new(
+            d.store.clone(),
+            d.directory.clone(),
+            d.queue.clone(),
+            Mailer::Memory(sent.clone()),
+            "Scheme <no-reply@example.org>".into(),
+            d.clock(),
+        );
+        while outbox.pass().await.unwrap().sent > 0 {}
+        let mails = sent.lock().unwrap().clone();
+        mails
     }
 }
 
@@ -52,23 +79,31 @@ fn harness_with_rate(per_minute: u32) -> Harness {
         ..BuildOptions::default()
     })
     .expect("fixture prepares");
-    let mut service = Service::new(
-        site.root(),
-        prepared.config,
+    let config = &prepared.config;
+    let directory = Arc::new(Directory::new(
         &prepared.register,
-        prepared.theme,
-        Store::in_memory().unwrap(),
-        b"a test key of at least thirty-two bytes".to_vec(),
-        {
-            let c = clock.clone();
-            Box::new(move || c.load(Ordering::SeqCst))
-        },
-        Vec::new(),
+        &config.base_url,
+        &config.scheme.admin_email,
+    ));
+    let c = clock.clone();
+    let desk = Desk::new(
+        site.root(),
+        config,
+        directory,
+        Arc::new(Store::in_memory().unwrap()),
+        KEY.to_vec(),
+        Arc::new(move || c.load(Ordering::SeqCst)),
     )
-    .expect("service");
-    service.set_rate_per_minute(NonZeroU32::new(per_minute).unwrap());
+    .expect("desk");
+    let pages = Pages::new(config, &prepared.register, prepared.theme, desk.today());
+    let mut app = App::new(
+        Arc::new(desk),
+        pages,
+        prepared.config.requests.allowed_origins.clone(),
+    );
+    app.set_rate_per_minute(NonZeroU32::new(per_minute).unwrap());
     Harness {
-        service: Arc::new(service),
+        app: Arc::new(app),
         _site: site,
         clock,
     }
@@ -110,7 +145,7 @@ async fn post(
     if !has_origin {
         req = req.header(header::ORIGIN, ORIGIN);
     }
-    let res = router(h.service.clone())
+    let res = router(h.app.clone())
         .oneshot(req.body(Body::from(body)).unwrap())
         .await
         .unwrap();
@@ -138,7 +173,7 @@ async fn a_good_request_is_stored_with_its_three_emails_then_303() {
         location.as_deref(),
         Some("https://mentors.example.org/requests/sent/")
     );
-    let stored = h.service.store.list().unwrap();
+    let stored = h.desk().store.list().unwrap();
     assert_eq!(stored.len(), 1);
     let r = &stored[0];
     assert_eq!(
@@ -149,15 +184,16 @@ async fn a_good_request_is_stored_with_its_three_emails_then_303() {
         r.respond_by, "2026-11-30",
         "5 working days from Monday 23 November"
     );
-    let mails = h.service.store.mails_of(&r.id).unwrap();
+    let mails = h.desk().store.mails_of(&r.id).unwrap();
     let kinds: Vec<&str> = mails.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(kinds, ["mentor", "admin", "mentee"]);
     assert_eq!(
-        mails[0].recipient, "mentor:dr-ada-bundle",
+        mails[0].recipient.to_string(),
+        "mentor:dr-ada-bundle",
         "looked up when sending, never from the form"
     );
-    assert_eq!(mails[1].recipient, "admin");
-    assert_eq!(mails[2].recipient, "sam@example.net");
+    assert_eq!(mails[1].recipient.to_string(), "admin");
+    assert_eq!(mails[2].recipient.to_string(), "sam@example.net");
     assert!(mails[0].text_body.contains("nervous about nights"));
     assert!(
         mails[0].text_body.contains("/requests/") && mails[0].text_body.contains("/respond?t=")
@@ -233,7 +269,7 @@ async fn a_bad_form_is_shown_again_with_what_was_typed() {
         page.contains("value=\"video\" checked"),
         "the choice is kept"
     );
-    assert!(h.service.store.list().unwrap().is_empty());
+    assert!(h.desk().store.list().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -252,7 +288,7 @@ async fn header_injection_in_any_header_bound_field_is_refused() {
             "{field}: {status}"
         );
     }
-    assert!(h.service.store.list().unwrap().is_empty());
+    assert!(h.desk().store.list().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -269,7 +305,7 @@ async fn unknown_mentor_404_and_mentors_not_taking_requests_409() {
             "{slug}"
         );
     }
-    assert!(h.service.store.list().unwrap().is_empty());
+    assert!(h.desk().store.list().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -305,10 +341,10 @@ async fn a_mentee_may_have_three_requests_waiting_and_five_a_day() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("You already have requests waiting"));
     // Once answered they no longer wait; the daily limit still holds.
-    for r in h.service.store.list().unwrap() {
-        h.service
+    for r in h.desk().store.list().unwrap() {
+        h.desk()
             .store
-            .answer(&r.id, "declined", None, &r.id, &[], NOW)
+            .answer(&r.id, Status::Declined, None, &r.id, &[], NOW)
             .unwrap();
     }
     for i in 3..5 {
@@ -318,7 +354,7 @@ async fn a_mentee_may_have_three_requests_waiting_and_five_a_day() {
     let (status, _, page) = post(&h, form(&[("message", "a sixth")]), &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("You have sent several requests today"));
-    assert_eq!(h.service.store.list().unwrap().len(), 5);
+    assert_eq!(h.desk().store.list().unwrap().len(), 5);
 }
 
 #[tokio::test]
@@ -351,7 +387,7 @@ async fn other_origins_are_refused_and_a_missing_origin_is_judged_as_browsers_se
         .0,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(h.service.store.list().unwrap().len(), 1);
+    assert_eq!(h.desk().store.list().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -365,18 +401,18 @@ async fn robots_are_answered_as_if_accepted_and_nothing_is_stored() {
         post(&h, form(&[("form_age", &too_quick)]), &[]).await.0,
         StatusCode::SEE_OTHER
     );
-    assert!(h.service.store.list().unwrap().is_empty());
+    assert!(h.desk().store.list().unwrap().is_empty());
     // A person who took their time is stored; so is one without JavaScript (no form_age).
     let patient = (NOW * 1000 - 60_000).to_string();
     post(&h, form(&[("form_age", &patient)]), &[]).await;
     post(&h, form(&[("message", "no script")]), &[]).await;
-    assert_eq!(h.service.store.list().unwrap().len(), 2);
+    assert_eq!(h.desk().store.list().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn healthz_checks_the_database() {
     let h = harness();
-    let res = router(h.service.clone())
+    let res = router(h.app.clone())
         .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -399,13 +435,17 @@ async fn a_reloaded_register_changes_who_can_be_requested() {
         ..BuildOptions::default()
     })
     .unwrap();
-    h.service.reload(&again.register);
+    h.desk()
+        .directory
+        .reload(&again.register, "https://mentors.example.org");
     assert_eq!(
         post(&h, form(&[("message", "after")]), &[]).await.0,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        h.service.address_of("mentor:dr-ada-bundle"),
+        h.desk()
+            .directory
+            .address_of(&Recipient::Mentor("dr-ada-bundle".into())),
         None,
         "queued mail for her now fails"
     );
@@ -416,7 +456,7 @@ async fn a_reloaded_register_changes_who_can_be_requested() {
 const KEY: &[u8] = b"a test key of at least thirty-two bytes";
 
 async fn get(h: &Harness, uri: &str) -> (StatusCode, String) {
-    let res = router(h.service.clone())
+    let res = router(h.app.clone())
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();
@@ -439,7 +479,7 @@ async fn answer(
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(body))
         .unwrap();
-    let res = router(h.service.clone()).oneshot(req).await.unwrap();
+    let res = router(h.app.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
         .await
@@ -454,14 +494,16 @@ async fn requested(h: &Harness, message: &str) -> (String, String) {
         StatusCode::SEE_OTHER
     );
     let r = h
-        .service
+        .desk()
         .store
         .list()
         .unwrap()
         .into_iter()
         .find(|r| r.message == message)
         .unwrap();
-    let mail = &h.service.store.mails_of(&r.id).unwrap()[0];
+    // The mentor has the request: only then is their silence an answer.
+    h.deliver().await;
+    let mail = &h.desk().store.mails_of(&r.id).unwrap()[0];
     let start = mail.text_body.find("/requests/").unwrap();
     let link = mail.text_body[start..]
         .split_whitespace()
@@ -493,12 +535,12 @@ async fn the_respond_page_shows_the_request_and_changes_nothing() {
         );
     }
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().status,
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
         "pending",
         "GET never changes state"
     );
     assert_eq!(
-        h.service.store.mails_of(&id).unwrap().len(),
+        h.desk().store.mails_of(&id).unwrap().len(),
         3,
         "and queues nothing"
     );
@@ -514,12 +556,15 @@ async fn accepting_sends_contact_details_and_a_second_click_is_harmless() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Thank you for accepting"));
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().status,
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
         "accepted"
     );
-    let mails = h.service.store.mails_of(&id).unwrap();
-    let to_mentee = mails.iter().find(|m| m.kind == "accepted_mentee").unwrap();
-    assert_eq!(to_mentee.recipient, "sam@example.net");
+    let mails = h.desk().store.mails_of(&id).unwrap();
+    let to_mentee = mails
+        .iter()
+        .find(|m| m.kind.as_str() == "accepted_mentee")
+        .unwrap();
+    assert_eq!(to_mentee.recipient.to_string(), "sam@example.net");
     assert!(
         to_mentee.text_body.contains("ada@private.example.net"),
         "the mentor's email"
@@ -529,15 +574,15 @@ async fn accepting_sends_contact_details_and_a_second_click_is_harmless() {
     assert!(
         mails
             .iter()
-            .any(|m| m.kind == "accepted_admin" && m.recipient == "admin")
+            .any(|m| m.kind.as_str() == "accepted_admin" && m.recipient == Recipient::Admin)
     );
-    assert!(mails.iter().any(|m| m.kind == "accepted_mentor"));
+    assert!(mails.iter().any(|m| m.kind.as_str() == "accepted_mentor"));
 
     let (status, page) = answer(&h, &id, "accept", &tokens[0], "").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("You have accepted this request"));
     assert_eq!(
-        h.service.store.mails_of(&id).unwrap().len(),
+        h.desk().store.mails_of(&id).unwrap().len(),
         mails.len(),
         "nothing sent twice"
     );
@@ -569,8 +614,11 @@ async fn declining_tells_the_mentee_kindly_with_the_note() {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Thank you for letting us know"));
-    let mails = h.service.store.mails_of(&id).unwrap();
-    let to_mentee = mails.iter().find(|m| m.kind == "declined_mentee").unwrap();
+    let mails = h.desk().store.mails_of(&id).unwrap();
+    let to_mentee = mails
+        .iter()
+        .find(|m| m.kind.as_str() == "declined_mentee")
+        .unwrap();
     assert!(
         to_mentee
             .text_body
@@ -657,7 +705,7 @@ async fn every_token_misuse_is_refused() {
     .await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().status,
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
         "pending",
         "no misuse changed anything"
     );
@@ -677,7 +725,9 @@ async fn a_mentor_at_capacity_gets_no_more_requests() {
         ..BuildOptions::default()
     })
     .unwrap();
-    h.service.reload(&again.register);
+    h.desk()
+        .directory
+        .reload(&again.register, "https://mentors.example.org");
     let (id, link) = requested(&h, "first mentee").await;
     let tokens = hidden_tokens(&get(&h, &link).await.1);
     assert_eq!(
@@ -691,15 +741,13 @@ async fn a_mentor_at_capacity_gets_no_more_requests() {
 
 // ---- Reminders and lapse (issue 6) --------------------------------------------------------
 
-use mentorsite::web::sweep::{SweepReport, sweep};
-
 fn kinds(h: &Harness, id: &str) -> Vec<String> {
-    h.service
+    h.desk()
         .store
         .mails_of(id)
         .unwrap()
         .into_iter()
-        .map(|m| m.kind)
+        .map(|m| m.kind.as_str().to_string())
         .collect()
 }
 
@@ -708,46 +756,49 @@ async fn a_reminder_on_the_third_working_day_and_lapse_after_the_fifth() {
     let h = harness(); // Monday 23 November 2026
     let (id, link) = requested(&h, "waiting").await;
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().respond_by,
+        h.desk().store.get(&id).unwrap().unwrap().respond_by,
         "2026-11-30"
     );
     h.at("2026-11-25T16:00:00Z"); // Wednesday: too early
-    assert_eq!(sweep(&h.service).unwrap(), SweepReport::default());
+    assert_eq!(h.desk().sweep().unwrap(), SweepReport::default());
     h.at("2026-11-26T08:00:00Z"); // Thursday: the reminder day
-    assert_eq!(sweep(&h.service).unwrap().reminded, 1);
-    assert_eq!(sweep(&h.service).unwrap().reminded, 0, "once");
+    assert_eq!(h.desk().sweep().unwrap().reminded, 1);
+    assert_eq!(h.desk().sweep().unwrap().reminded, 0, "once");
     let reminder = h
-        .service
+        .desk()
         .store
         .mails_of(&id)
         .unwrap()
         .into_iter()
-        .find(|m| m.kind == "reminder_mentor")
+        .find(|m| m.kind.as_str() == "reminder_mentor")
         .unwrap();
-    assert_eq!(reminder.recipient, "mentor:dr-ada-bundle");
+    assert_eq!(reminder.recipient.to_string(), "mentor:dr-ada-bundle");
     assert!(
         reminder.text_body.contains("/respond?t="),
         "with a fresh link"
     );
     h.at("2026-11-30T22:00:00Z"); // the deadline day itself: still time
-    assert_eq!(sweep(&h.service).unwrap().lapsed, 0);
+    assert_eq!(h.desk().sweep().unwrap().lapsed, 0);
     h.at("2026-12-01T00:30:00Z"); // Tuesday: lapsed
-    assert_eq!(sweep(&h.service).unwrap().lapsed, 1);
-    assert_eq!(sweep(&h.service).unwrap().lapsed, 0, "once");
-    assert_eq!(h.service.store.get(&id).unwrap().unwrap().status, "lapsed");
+    assert_eq!(h.desk().sweep().unwrap().lapsed, 1);
+    assert_eq!(h.desk().sweep().unwrap().lapsed, 0, "once");
+    assert_eq!(
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
+        "lapsed"
+    );
     let k = kinds(&h, &id);
     for kind in ["lapsed_mentee", "lapsed_mentor", "lapsed_admin"] {
         assert_eq!(k.iter().filter(|x| *x == kind).count(), 1, "{kind}: {k:?}");
     }
     let lapsed_note = h
-        .service
+        .desk()
         .store
         .mails_of(&id)
         .unwrap()
         .into_iter()
-        .find(|m| m.kind == "lapsed_mentee")
+        .find(|m| m.kind.as_str() == "lapsed_mentee")
         .unwrap();
-    assert_eq!(lapsed_note.recipient, "sam@example.net");
+    assert_eq!(lapsed_note.recipient.to_string(), "sam@example.net");
     assert!(
         lapsed_note
             .text_body
@@ -767,27 +818,27 @@ async fn the_deadline_skips_bank_holidays() {
     let (id, _) = requested(&h, "christmas").await;
     // 23, 24, (25 holiday, weekend, 28 holiday), 29, 30, 31.
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().respond_by,
+        h.desk().store.get(&id).unwrap().unwrap().respond_by,
         "2026-12-31"
     );
     // The reminder comes after 3 working days: 23, 24, then 29 (the 25th to 28th are not).
     h.at("2026-12-28T12:00:00Z");
     assert_eq!(
-        sweep(&h.service).unwrap().reminded,
+        h.desk().sweep().unwrap().reminded,
         0,
         "not on the bank holiday"
     );
     h.at("2026-12-29T09:00:00Z");
-    assert_eq!(sweep(&h.service).unwrap().reminded, 1);
+    assert_eq!(h.desk().sweep().unwrap().reminded, 1);
     h.at("2026-12-31T23:59:00Z");
     assert_eq!(
-        sweep(&h.service).unwrap().lapsed,
+        h.desk().sweep().unwrap().lapsed,
         0,
         "the last day is still in time"
     );
     h.at("2027-01-01T12:00:00Z");
     assert_eq!(
-        sweep(&h.service).unwrap().lapsed,
+        h.desk().sweep().unwrap().lapsed,
         1,
         "lapsed on New Year's Day"
     );
@@ -803,16 +854,20 @@ fn two_sweeps_at_once_send_each_reminder_once() {
             ..BuildOptions::default()
         })
         .unwrap();
+        let config = &prepared.config;
+        let directory = Arc::new(Directory::new(
+            &prepared.register,
+            &config.base_url,
+            &config.scheme.admin_email,
+        ));
         Arc::new(
-            Service::new(
+            Desk::new(
                 site.root(),
-                prepared.config,
-                &prepared.register,
-                prepared.theme,
-                Store::open(&db).unwrap(),
+                config,
+                directory,
+                Arc::new(Store::open(&db).unwrap()),
                 KEY.to_vec(),
-                Box::new(|| NOW + 4 * 24 * 3600),
-                Vec::new(),
+                Arc::new(|| NOW + 4 * 24 * 3600),
             )
             .unwrap(),
         )
@@ -828,14 +883,17 @@ fn two_sweeps_at_once_send_each_reminder_once() {
             email: format!("sam{i}@example.net"),
             mode: "video".into(),
             message: "hello".into(),
-            status: "pending".into(),
+            status: Status::Pending,
             respond_by: "2026-11-30".into(),
         };
-        a.store.insert(&r, &[], NOW).unwrap();
+        a.store
+            .insert(&r, &[], NOW, |_| None::<()>)
+            .unwrap()
+            .unwrap();
     }
     let (ta, tb) = (a.clone(), b.clone());
-    let one = std::thread::spawn(move || sweep(&ta).unwrap());
-    let two = std::thread::spawn(move || sweep(&tb).unwrap());
+    let one = std::thread::spawn(move || ta.sweep().unwrap());
+    let two = std::thread::spawn(move || tb.sweep().unwrap());
     let total = one.join().unwrap().reminded + two.join().unwrap().reminded;
     assert_eq!(total, 5, "between them, each request reminded once");
     for i in 0..5 {
@@ -849,12 +907,12 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
     let h = harness();
     let (id, _) = requested(&h, "withdraw me").await;
     let ack = h
-        .service
+        .desk()
         .store
         .mails_of(&id)
         .unwrap()
         .into_iter()
-        .find(|m| m.kind == "mentee")
+        .find(|m| m.kind.as_str() == "mentee")
         .unwrap();
     let start = ack.text_body.find("/requests/").unwrap();
     let link = ack.text_body[start..]
@@ -867,7 +925,7 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Withdraw your request to Ada Lovelace-Byron?"));
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().status,
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
         "pending",
         "GET changes nothing"
     );
@@ -876,7 +934,7 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Your request is withdrawn"));
     assert_eq!(
-        h.service.store.get(&id).unwrap().unwrap().status,
+        h.desk().store.get(&id).unwrap().unwrap().status.as_str(),
         "withdrawn"
     );
     let k = kinds(&h, &id);
@@ -892,7 +950,7 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
     // The mentor's link now says so (410), and a mentor's token cannot withdraw.
     let (_, respond) = requested(&h, "another").await;
     let other_id = h
-        .service
+        .desk()
         .store
         .list()
         .unwrap()
@@ -905,9 +963,8 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
         answer(&h, &other_id, "withdraw", respond_token, "").await.0,
         StatusCode::FORBIDDEN
     );
-    let mentor_link = h.service.respond_url(&id);
-    let path = &mentor_link["https://mentors.example.org".len()..];
-    let (status, page) = get(&h, path).await;
+    let token = h.desk().sign(&id, "respond", NOW + 24 * 3600);
+    let (status, page) = get(&h, &format!("/requests/{id}/respond?t={token}")).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This request was withdrawn"));
 }

@@ -1,8 +1,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use mentorsite::service::{self, MailMode};
 use mentorsite::site::{self, BuildOptions};
-use mentorsite::web::server::{self, MailMode};
 
 use crate::cli::EndpointArgs;
 
@@ -38,8 +38,8 @@ pub fn run(args: EndpointArgs) -> ExitCode {
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
         // Inside the runtime: the SMTP transport's connection pool starts a task.
-        let (service, mailer) =
-            match server::service(&root, prepared, secret, MailMode::Configured, Vec::new()) {
+        let endpoint =
+            match service::endpoint(&root, prepared, secret, MailMode::Configured, Vec::new()) {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -57,7 +57,7 @@ pub fn run(args: EndpointArgs) -> ExitCode {
         println!(
             "Request service listening at http://{local}/ (POST /requests, GET /healthz); press Ctrl-C to stop"
         );
-        let app = mentorsite::web::requests::router(service.clone());
-        super::stopped(server::run(listener, app, service, mailer, Some(root), None).await)
+        let app = mentorsite::web::router(endpoint.app.clone());
+        super::stopped(service::run(listener, app, endpoint, Some(root), None).await)
     })
 }

@@ -46,7 +46,12 @@ pub fn block_on<F: std::future::Future<Output = ExitCode>>(f: F) -> ExitCode {
         .enable_all()
         .build()
     {
-        Ok(rt) => rt.block_on(f),
+        Ok(rt) => {
+            let code = rt.block_on(f);
+            // Work still on a blocking thread (a database wait) is bounded; do not wait for it.
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
+        }
         Err(e) => {
             eprintln!("error: cannot start the server: {e}");
             ExitCode::from(FAILURE)

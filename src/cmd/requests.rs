@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use mentorsite::requests::store::Store;
+use mentorsite::requests::store::{MailState, Resend, Store};
 
 use crate::cli::RequestsCommand;
 
@@ -11,10 +11,13 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         | RequestsCommand::Export { root, .. }
         | RequestsCommand::Purge { root, .. }
         | RequestsCommand::Sweep { root }
+        | RequestsCommand::Resend { root, .. }
         | RequestsCommand::Report { root, .. } => root.root.clone(),
     };
-    if matches!(cmd, RequestsCommand::Sweep { .. }) {
-        return sweep(&root);
+    match cmd {
+        RequestsCommand::Sweep { .. } => return sweep(&root),
+        RequestsCommand::Resend { id, .. } => return resend(&root, id.as_deref()),
+        _ => {}
     }
     let config = match super::load_config(&root) {
         Ok(c) => c,
@@ -41,7 +44,9 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         RequestsCommand::Show { id, .. } => show(&store, &id),
         RequestsCommand::Export { .. } => export(&store),
         RequestsCommand::Purge { email, .. } => purge(&store, &email),
-        RequestsCommand::Sweep { .. } => unreachable!("handled above"),
+        RequestsCommand::Sweep { .. } | RequestsCommand::Resend { .. } => {
+            unreachable!("handled above")
+        }
     };
     match result {
         Ok(code) => code,
@@ -72,7 +77,7 @@ fn list(store: &Store) -> Result {
             "{:<20}  {:<16}  {:<9}  {:<10}  {}",
             r.id,
             date(r.created_at),
-            r.status,
+            r.status.as_str(),
             r.respond_by,
             r.mentor
         );
@@ -87,14 +92,18 @@ fn list(store: &Store) -> Result {
         println!("\nEmails that could not be sent ({}):", failed.len());
         for m in failed {
             println!(
-                "  mail {} of request {} to the {} after {} attempts: {}",
-                m.id,
+                "  request {}: {} mail to the {}, FAILED after {} attempt{}: {}",
                 m.request_id,
                 m.kind,
+                m.recipient.role(),
                 m.attempts,
+                if m.attempts == 1 { "" } else { "s" },
                 m.last_error.unwrap_or_default()
             );
         }
+        println!(
+            "Fix the cause (an address in a bio, the mail server), then send them again with `mentorsite requests resend --failed` (or `resend ID`)."
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -113,9 +122,9 @@ fn show(store: &Store, id: &str) -> Result {
     println!("\n{}\n", r.message);
     println!("Emails:");
     for m in store.mails_of(id)? {
-        let state = match m.status.as_str() {
-            "sent" => "sent".to_string(),
-            "failed" => format!("FAILED: {}", m.last_error.unwrap_or_default()),
+        let state = match m.state {
+            MailState::Sent => "sent".to_string(),
+            MailState::Failed => format!("FAILED: {}", m.last_error.unwrap_or_default()),
             _ if m.attempts > 0 => format!(
                 "retrying after {} attempts: {}",
                 m.attempts,
@@ -123,7 +132,12 @@ fn show(store: &Store, id: &str) -> Result {
             ),
             _ => "waiting to be sent".to_string(),
         };
-        println!("  to the {:<7} {}", m.kind, state);
+        println!(
+            "  {:<16} to the {:<6} {}",
+            m.kind.as_str(),
+            m.recipient.role(),
+            state
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -146,7 +160,7 @@ fn export(store: &Store) -> Result {
             &r.id,
             &date(r.created_at),
             &r.mentor,
-            &r.status,
+            r.status.as_str(),
             &r.respond_by,
             &r.name,
             &r.email,
@@ -214,51 +228,88 @@ fn report(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reminders, lapse and retention, once, for a cron job. Emails are queued for the running
-/// endpoint to send.
-fn sweep(root: &std::path::Path) -> ExitCode {
+/// The desk for a one-off command: the site prepared and the token key from the environment.
+fn desk(
+    root: &std::path::Path,
+    why: &str,
+) -> std::result::Result<mentorsite::requests::desk::Desk, ExitCode> {
     let Ok(secret) = std::env::var("MENTORSITE_SECRET") else {
-        eprintln!(
-            "error: MENTORSITE_SECRET is not set: reminders carry signed links. Use the endpoint's value."
-        );
-        return ExitCode::from(super::FAILURE);
+        eprintln!("error: MENTORSITE_SECRET is not set: {why}. Use the endpoint's value.");
+        return Err(ExitCode::from(super::FAILURE));
     };
     let opts = mentorsite::site::BuildOptions {
         root: root.to_path_buf(),
         ..Default::default()
     };
-    let prepared = match mentorsite::site::prepare(&opts) {
-        Ok(p) => p,
-        Err(e) => return super::report_error(e, root),
+    let prepared = mentorsite::site::prepare(&opts).map_err(|e| super::report_error(e, root))?;
+    mentorsite::service::desk(root, &prepared, secret.into_bytes()).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(super::FAILURE)
+    })
+}
+
+/// Reminders, lapse and retention, once, for a cron job. Emails are queued for the running
+/// endpoint to send; no HTTP server or mail connection is needed.
+fn sweep(root: &std::path::Path) -> ExitCode {
+    let desk = match desk(root, "reminders carry signed links") {
+        Ok(d) => d,
+        Err(code) => return code,
     };
-    let mode = mentorsite::web::server::MailMode::Configured;
-    let root = root.to_path_buf();
-    super::block_on(async move {
-        let (service, _) = match mentorsite::web::server::service(
-            &root,
-            prepared,
-            secret.into_bytes(),
-            mode,
-            Vec::new(),
-        ) {
-            Ok(s) => s,
+    match desk.sweep() {
+        Ok(r) => {
+            println!(
+                "Sweep: {} reminded, {} lapsed, {} held because the mentor was not reached, {} purged under the retention rule.",
+                r.reminded, r.lapsed, r.unreached, r.purged
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::FAILURE)
+        }
+    }
+}
+
+/// Put failed mail back in the queue for the running endpoint to send.
+fn resend(root: &std::path::Path, id: Option<&str>) -> ExitCode {
+    let desk = match desk(root, "a request's new deadline is signed into its links") {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    if let Some(id) = id {
+        match desk.store.get(id) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                eprintln!("error: no request with id {id} (see `mentorsite requests list`)");
+                return ExitCode::from(super::FAILURE);
+            }
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(super::FAILURE);
             }
-        };
-        match mentorsite::web::sweep::sweep(&service) {
-            Ok(r) => {
-                println!(
-                    "Sweep: {} reminded, {} lapsed, {} purged under the retention rule.",
-                    r.reminded, r.lapsed, r.purged
-                );
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(super::FAILURE)
-            }
         }
-    })
+    }
+    let which = id.map_or(Resend::AllFailed, Resend::Request);
+    match desk.resend(which) {
+        Ok(requeued) if requeued.is_empty() => {
+            println!("No failed mail to send again.");
+            ExitCode::SUCCESS
+        }
+        Ok(requeued) => {
+            for (request, kind) in &requeued {
+                println!("  request {request}: {kind} mail queued again");
+            }
+            println!(
+                "{} mail{} queued; the running endpoint sends {} within a few seconds.",
+                requeued.len(),
+                if requeued.len() == 1 { "" } else { "s" },
+                if requeued.len() == 1 { "it" } else { "them" },
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(super::FAILURE)
+        }
+    }
 }

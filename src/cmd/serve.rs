@@ -3,9 +3,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use mentorsite::live::{self, Builder, Live};
+use mentorsite::service::{self, MailMode};
 use mentorsite::site::{self, BuildOptions};
-use mentorsite::web::live::{self, Builder, Live};
-use mentorsite::web::server::{self, MailMode};
 
 use crate::cli::ServeArgs;
 
@@ -32,6 +32,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let base_path = mentorsite::render::views::base_path(&prepared.config.base_url);
     let live = Live::new(files, base_path.clone());
     let outbox = opts.root.join(&prepared.config.email.outbox_dir);
+    let endpoint_db = prepared.config.requests.database.clone();
+    let base_url = prepared.config.base_url.clone();
     // A throwaway token key: respond links from this session stop working when it ends.
     let secret = format!(
         "{}{}",
@@ -52,7 +54,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         };
         let local = listener.local_addr().unwrap_or(addr);
         let own_origin = format!("http://{local}");
-        let (service, mailer) = match server::service(
+        let endpoint = match service::endpoint(
             &opts.root,
             prepared,
             secret,
@@ -68,7 +70,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         println!("Serving the site at http://{local}{base_path} (press Ctrl-C to stop)");
         println!(
             "Requests are stored in {} and emails written to {}",
-            service.config.requests.database.display(),
+            endpoint_db.display(),
             outbox.display()
         );
         println!("Watching content/, themes/ and site.toml: saved changes reload the page.");
@@ -76,17 +78,17 @@ pub fn run(args: ServeArgs) -> ExitCode {
         // The watcher rebuilds on its own thread and tells open tabs to reload.
         let stop = Arc::new(AtomicBool::new(false));
         let watcher = {
-            let (root, stop, live, service) = (
+            let (root, stop, live, directory) = (
                 opts.root.clone(),
                 stop.clone(),
                 live.clone(),
-                service.clone(),
+                endpoint.desk().directory.clone(),
             );
             std::thread::spawn(move || {
                 let watched =
                     live::watch(&root, stop, |paths| match builder.rebuild(&live, &paths) {
                         Ok(done) => {
-                            service.reload(&done.register);
+                            directory.reload(&done.register, &base_url);
                             report(&paths, &done);
                         }
                         Err(problems) => {
@@ -103,11 +105,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 }
             })
         };
-        let app =
-            mentorsite::web::requests::router(service.clone()).merge(live::router(live.clone()));
+        let app = mentorsite::web::router(endpoint.app.clone()).merge(live::router(live.clone()));
         let closing = live.clone();
         let on_stop: Box<dyn FnOnce() + Send> = Box::new(move || closing.close());
-        let result = server::run(listener, app, service, mailer, None, Some(on_stop)).await;
+        let result = service::run(listener, app, endpoint, None, Some(on_stop)).await;
         stop.store(true, Ordering::Relaxed);
         let _ = watcher.join();
         super::stopped(result)

@@ -11,25 +11,6 @@ use tera::{Context, Tera};
 
 use crate::config::{Config, Smtp, Tls};
 
-/// The kinds of email, each with `<kind>.subject.txt` and `<kind>.txt`, and optionally
-/// `<kind>.html` (otherwise `layout.html` shows the text as paragraphs).
-pub const KINDS: &[&str] = &[
-    "mentor",
-    "admin",
-    "mentee",
-    "accepted_mentee",
-    "accepted_mentor",
-    "accepted_admin",
-    "declined_mentee",
-    "declined_admin",
-    "reminder_mentor",
-    "lapsed_mentee",
-    "lapsed_mentor",
-    "lapsed_admin",
-    "withdrawn_mentor",
-    "withdrawn_admin",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
     #[error("email template {template}: {message}")]
@@ -52,14 +33,16 @@ pub struct Composed {
 }
 
 impl Templates {
-    pub fn load(root: &Path, theme: &str) -> Result<Templates, MailError> {
+    /// Load `<kind>.subject.txt`, `<kind>.txt` and, where there is one, `<kind>.html` for
+    /// each of `kinds`, with `layout.html` for the HTML of those without.
+    pub fn load(root: &Path, theme: &str, kinds: &[&str]) -> Result<Templates, MailError> {
         let dir = root.join("themes").join(theme).join("emails");
         let mut tera = Tera::new();
         tera.autoescape_on([".html"]);
         crate::render::theme::register_filters(&mut tera);
         let mut sources = Vec::new();
         let mut required: Vec<String> = vec!["layout.html".into()];
-        for kind in KINDS {
+        for kind in kinds {
             required.push(format!("{kind}.subject.txt"));
             required.push(format!("{kind}.txt"));
         }
@@ -71,7 +54,7 @@ impl Templates {
                 })?;
             sources.push((name.clone(), text));
         }
-        for kind in KINDS {
+        for kind in kinds {
             let name = format!("{kind}.html");
             if let Ok(text) = std::fs::read_to_string(dir.join(&name)) {
                 sources.push((name, text));
@@ -172,7 +155,11 @@ pub struct SendError {
 pub enum Mailer {
     /// One `.eml` file per mail in a folder (the default in `serve`).
     File(AsyncFileTransport<Tokio1Executor>),
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// An SMTP relay; `limit` bounds one whole send, from connecting to the last answer.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        limit: std::time::Duration,
+    },
     /// Kept in memory, for unit tests.
     Memory(Arc<Mutex<Vec<Message>>>),
 }
@@ -193,9 +180,10 @@ impl Mailer {
             Tls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)?,
             Tls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
         };
-        let mut builder = builder
-            .port(smtp.port)
-            .timeout(Some(std::time::Duration::from_secs(20)));
+        let limit = std::time::Duration::from_secs(u64::from(smtp.timeout_seconds));
+        // lettre's own timeout covers connecting and each command; `limit` covers the whole
+        // send, a greeting that never comes included.
+        let mut builder = builder.port(smtp.port).timeout(Some(limit));
         if let Some(password) = password {
             builder =
                 builder.credentials(lettre::transport::smtp::authentication::Credentials::new(
@@ -203,7 +191,18 @@ impl Mailer {
                     password,
                 ));
         }
-        Ok(Mailer::Smtp(builder.build()))
+        Ok(Mailer::Smtp {
+            transport: builder.build(),
+            limit,
+        })
+    }
+
+    /// The longest one send may take.
+    pub fn limit(&self) -> std::time::Duration {
+        match self {
+            Mailer::Smtp { limit, .. } => *limit,
+            _ => std::time::Duration::from_secs(30),
+        }
     }
 
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
@@ -212,12 +211,23 @@ impl Mailer {
                 temporary: true,
                 message: e.to_string(),
             }),
-            Mailer::Smtp(t) => t.send(message).await.map(|_| ()).map_err(|e| SendError {
-                // lettre calls a refused connection neither transient nor permanent: only a
-                // permanent (5xx) answer is worth giving up on.
-                temporary: !e.is_permanent(),
-                message: e.to_string(),
-            }),
+            Mailer::Smtp { transport, limit } => {
+                match tokio::time::timeout(*limit, transport.send(message)).await {
+                    Ok(sent) => sent.map(|_| ()).map_err(|e| SendError {
+                        // lettre calls a refused connection neither transient nor permanent:
+                        // only a permanent (5xx) answer is worth giving up on.
+                        temporary: !e.is_permanent(),
+                        message: e.to_string(),
+                    }),
+                    Err(_) => Err(SendError {
+                        temporary: true,
+                        message: format!(
+                            "the mail server did not finish within {} s (no greeting, or a stalled answer)",
+                            limit.as_secs()
+                        ),
+                    }),
+                }
+            }
             Mailer::Memory(v) => {
                 v.lock().unwrap_or_else(|e| e.into_inner()).push(message);
                 Ok(())

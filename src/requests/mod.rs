@@ -1,8 +1,16 @@
-//! Mentee requests: the form as posted → a checked request, the working-day deadline, and the
-//! signed tokens of the respond links. No I/O here; storage is [`store`].
+//! Mentee requests, from the form to the outbox: the form as posted → a checked request
+//! (here, with the working-day deadline and the signed tokens of the links), the lifecycle's
+//! rules ([`desk`]), the mails they compose ([`letters`]) for the mentors of the [`directory`],
+//! and the SQLite [`store`] that keeps requests and their mail together.
 
+pub mod desk;
+pub mod directory;
+pub mod kinds;
+pub mod letters;
 pub mod report;
 pub mod store;
+
+pub use kinds::{MailKind, Recipient, Status};
 
 use std::collections::BTreeMap;
 

@@ -2,12 +2,21 @@
 //!
 //! A request and every email it causes are written in one transaction before the mentee gets
 //! an answer, so nothing is lost if the mail server, the network or the process fails later.
+//!
+//! Two connections: the writer, and a reader for pages and `/healthz`, which in WAL mode is
+//! never blocked by a writer, here or in another process. Every wait is bounded: the
+//! in-process queue for the writer and SQLite's busy wait for another process's lock. A write
+//! that fails for want of storage (locked, full, read-only, corrupt) is recorded in
+//! [`Health`], which `/healthz` reports, and logged once a minute while it lasts.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use parking_lot::Mutex;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde::Serialize;
+
+use super::kinds::{MailKind, Recipient, Status, address_key};
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how far a file has come.
 const MIGRATIONS: &[&str] = &[
@@ -52,7 +61,29 @@ CREATE TABLE used_tokens (
     used_at INTEGER NOT NULL
 );
 ",
+    // Addresses kept normalised beside the typed one, so a mentee's other requests are found
+    // through an index; an index for every per-request query; the outbox's claim.
+    r"
+ALTER TABLE requests ADD COLUMN email_key TEXT NOT NULL DEFAULT '';
+UPDATE requests SET email_key = lower(trim(email));
+DROP INDEX requests_email;
+CREATE INDEX requests_email_key ON requests (email_key, created_at);
+CREATE INDEX requests_mentor_status ON requests (mentor, status);
+CREATE INDEX requests_status ON requests (status, created_at);
+CREATE INDEX requests_closed ON requests (closed_at) WHERE closed_at IS NOT NULL;
+ALTER TABLE requests ADD COLUMN unreached_at INTEGER;
+CREATE INDEX outbox_request ON outbox (request_id);
+ALTER TABLE outbox ADD COLUMN claim TEXT;
+CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
+",
 ];
+
+/// How long SQLite waits for another process's write lock before giving up.
+pub const BUSY_WAIT: Duration = Duration::from_secs(3);
+/// How long a write waits for the writer connection inside this process.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// How often a lasting storage fault is logged.
+const LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// What a state change found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,13 +93,77 @@ pub enum Transition {
     /// It was already in that state (a repeated click): nothing changed.
     Already,
     /// It is in another state, which this action cannot leave.
-    Blocked(String),
+    Blocked(Status),
     NotFound,
 }
 
+/// Why the store could not do what was asked, in the terms an operator acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fault {
+    /// Another process holds the write lock for longer than [`BUSY_WAIT`].
+    Locked,
+    /// The disk (or the quota) is full.
+    Full,
+    /// The file or its folder cannot be written.
+    ReadOnly,
+    /// The file is damaged or is not a database.
+    Corrupt,
+    /// Reading or writing the file failed.
+    Io,
+    /// This process's writer stayed busy for longer than [`QUEUE_WAIT`].
+    Overloaded,
+    /// Anything else: a bug or a constraint, not the storage.
+    Other,
+}
+
+impl Fault {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Fault::Locked => "the request database is locked by another process",
+            Fault::Full => "the disk holding the request database is full",
+            Fault::ReadOnly => "the request database cannot be written (read-only)",
+            Fault::Corrupt => "the request database is damaged",
+            Fault::Io => "the request database cannot be read or written (I/O error)",
+            Fault::Overloaded => "the request database is too busy",
+            Fault::Other => "the request database refused the change",
+        }
+    }
+
+    /// A fault of the storage itself, which lasts until someone (or time) fixes it.
+    pub fn is_storage(self) -> bool {
+        self != Fault::Other
+    }
+
+    fn of(e: &rusqlite::Error) -> Fault {
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Fault::Locked,
+            Some(ErrorCode::DiskFull) => Fault::Full,
+            Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+                Fault::ReadOnly
+            }
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Fault::Corrupt,
+            Some(ErrorCode::SystemIoFailure) => Fault::Io,
+            _ => Fault::Other,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
-#[error("request store: {0}")]
-pub struct StoreError(#[from] rusqlite::Error);
+#[error("{}: {source}", fault.reason())]
+pub struct StoreError {
+    pub fault: Fault,
+    source: rusqlite::Error,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(source: rusqlite::Error) -> Self {
+        StoreError {
+            fault: Fault::of(&source),
+            source,
+        }
+    }
+}
 
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,7 +175,7 @@ pub struct StoredRequest {
     pub email: String,
     pub mode: String,
     pub message: String,
-    pub status: String,
+    pub status: Status,
     pub respond_by: String,
 }
 
@@ -94,31 +189,52 @@ pub struct Outcome {
     pub answered_at: Option<i64>,
 }
 
+/// Where a mail is in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailState {
+    Pending,
+    Sent,
+    Failed,
+}
+
+impl MailState {
+    fn parse(s: &str) -> Option<MailState> {
+        match s {
+            "pending" => Some(MailState::Pending),
+            "sent" => Some(MailState::Sent),
+            "failed" => Some(MailState::Failed),
+            _ => None,
+        }
+    }
+}
+
 /// One email waiting in (or done with) the outbox.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
     pub id: i64,
     pub request_id: String,
-    /// `mentor`, `admin` or `mentee`.
-    pub kind: String,
-    /// `mentor:<slug>` and `admin` are looked up when sending; a mentee's own address as is.
-    pub recipient: String,
+    pub kind: MailKind,
+    pub recipient: Recipient,
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
     pub reply_to: Option<String>,
     pub message_id: String,
-    pub status: String,
+    pub state: MailState,
+    /// Attempts begun, counting one in progress.
     pub attempts: i64,
     pub next_attempt_at: i64,
     pub last_error: Option<String>,
+    /// The claim under which this process holds it, if it does.
+    pub claim: Option<String>,
 }
 
-/// A mail to queue with a new request.
+/// A mail to queue with a request or a change of state.
 #[derive(Debug, Clone)]
 pub struct NewMail {
-    pub kind: &'static str,
-    pub recipient: String,
+    pub kind: MailKind,
+    pub recipient: Recipient,
     pub subject: String,
     pub text_body: String,
     pub html_body: String,
@@ -126,8 +242,121 @@ pub struct NewMail {
     pub message_id: String,
 }
 
+/// What a new request's checks need, counted inside the transaction that stores it, so two
+/// posts at once cannot both slip under a limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// The mentor's accepted, open requests.
+    pub mentor_accepted: i64,
+    /// This address's requests waiting for an answer.
+    pub pending_from_address: i64,
+    /// This address's requests since the `since` given.
+    pub recent_from_address: i64,
+}
+
+/// A pending request as the sweep sees it.
+#[derive(Debug, Clone)]
+pub struct Waiting {
+    pub request: StoredRequest,
+    pub reminded_at: Option<i64>,
+    pub unreached_at: Option<i64>,
+    /// Where the request's own mail to its mentor is.
+    pub mentor_mail: Option<MailState>,
+}
+
+/// Which failed mail to send again.
+#[derive(Debug, Clone, Copy)]
+pub enum Resend<'a> {
+    Request(&'a str),
+    AllFailed,
+}
+
+/// The outbox worker's doorbell: rung when mail is stored, so it need not poll for it.
+#[derive(Default)]
+pub struct MailQueue {
+    bell: tokio::sync::Notify,
+}
+
+impl MailQueue {
+    pub fn wake(&self) {
+        self.bell.notify_one();
+    }
+
+    pub async fn rung(&self) {
+        self.bell.notified().await;
+    }
+}
+
+/// The last storage fault, while it lasts.
+#[derive(Default)]
+pub struct Health {
+    state: Mutex<Option<FaultState>>,
+}
+
+struct FaultState {
+    fault: Fault,
+    message: String,
+    since: Instant,
+    logged: Instant,
+}
+
+impl Health {
+    /// The fault, if the last write failed for want of storage.
+    pub fn fault(&self) -> Option<(Fault, String)> {
+        self.state
+            .lock()
+            .as_ref()
+            .map(|s| (s.fault, s.message.clone()))
+    }
+
+    fn track<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut state = self.state.lock();
+        match &result {
+            Ok(_) => {
+                if let Some(s) = state.take() {
+                    let secs = s.since.elapsed().as_secs().to_string();
+                    crate::log::event("store_recovered", &[("after_seconds", &secs)]);
+                }
+            }
+            Err(e) if e.fault.is_storage() => match state.as_mut() {
+                Some(s) if s.fault == e.fault => {
+                    if s.logged.elapsed() >= LOG_EVERY {
+                        s.logged = Instant::now();
+                        let secs = s.since.elapsed().as_secs().to_string();
+                        crate::log::event(
+                            "store_unavailable",
+                            &[("reason", e.fault.reason()), ("for_seconds", &secs)],
+                        );
+                    }
+                }
+                _ => {
+                    crate::log::event(
+                        "store_unavailable",
+                        &[
+                            ("reason", e.fault.reason()),
+                            ("error", &e.source.to_string()),
+                        ],
+                    );
+                    let now = Instant::now();
+                    *state = Some(FaultState {
+                        fault: e.fault,
+                        message: e.source.to_string(),
+                        since: now,
+                        logged: now,
+                    });
+                }
+            },
+            Err(_) => {}
+        }
+        result
+    }
+}
+
 pub struct Store {
-    conn: Mutex<Connection>,
+    writer: Mutex<Connection>,
+    /// `None` for an in-memory database, which only one connection can see.
+    reader: Option<Mutex<Connection>>,
+    pub health: Health,
 }
 
 impl Store {
@@ -136,7 +365,17 @@ impl Store {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        Store::init(Connection::open(path)?)
+        let writer = Connection::open(path)?;
+        let store = Store::init(writer)?;
+        let reader = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        reader.busy_timeout(Duration::from_secs(1))?;
+        Ok(Store {
+            reader: Some(Mutex::new(reader)),
+            ..store
+        })
     }
 
     /// A private in-memory database, for tests.
@@ -145,171 +384,295 @@ impl Store {
     }
 
     fn init(mut conn: Connection) -> Result<Store, StoreError> {
+        conn.busy_timeout(BUSY_WAIT)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let tx = conn.transaction()?;
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        if (version as usize) < MIGRATIONS.len() {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // Read again under the lock: another process may have migrated meanwhile.
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+                tx.execute_batch(sql)?;
+                tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            }
+            tx.commit()?;
         }
-        tx.commit()?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            writer: Mutex::new(conn),
+            reader: None,
+            health: Health::default(),
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Run `f` on the writer, waiting at most [`QUEUE_WAIT`] for it; the outcome is tracked.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let result = match self.writer.try_lock_for(QUEUE_WAIT) {
+            Some(mut conn) => f(&mut conn).map_err(StoreError::from),
+            None => Err(StoreError {
+                fault: Fault::Overloaded,
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                    Some("waited too long for this process's writer".into()),
+                ),
+            }),
+        };
+        self.health.track(result)
     }
 
-    /// Store a request and its emails together: both or neither.
-    pub fn insert(&self, r: &StoredRequest, mails: &[NewMail], now: i64) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO requests (id, created_at, mentor, name, email, mode, message, status, respond_by)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![r.id, r.created_at, r.mentor, r.name, r.email, r.mode, r.message, r.status, r.respond_by],
-        )?;
-        insert_mails(&tx, &r.id, mails, now)?;
-        tx.commit()?;
-        Ok(())
+    /// Run `f` on the reader (the writer for an in-memory database).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        match &self.reader {
+            Some(r) => Ok(f(&r.lock())?),
+            None => self.write(|c| f(c)),
+        }
     }
 
-    /// How many requests this address has made since `since` (for the per-mentee limit).
-    pub fn requests_by_email_since(&self, email: &str, since: i64) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM requests WHERE email = ?1 AND created_at >= ?2",
-            params![email, since],
-            |r| r.get(0),
-        )?)
+    /// Store a request and its emails together, both or neither, if `admit` (shown the
+    /// counts, taken in the same transaction) returns `None`; otherwise its refusal.
+    pub fn insert<R>(
+        &self,
+        r: &StoredRequest,
+        mails: &[NewMail],
+        since: i64,
+        admit: impl FnOnce(Counts) -> Option<R>,
+    ) -> Result<Result<(), R>, StoreError> {
+        let key = address_key(&r.email);
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let counts = Counts {
+                mentor_accepted: tx
+                    .prepare_cached(MENTOR_ACCEPTED)?
+                    .query_row(params![r.mentor], |x| x.get(0))?,
+                pending_from_address: tx
+                    .prepare_cached(PENDING_FROM_ADDRESS)?
+                    .query_row(params![key], |x| x.get(0))?,
+                recent_from_address: tx
+                    .prepare_cached(RECENT_FROM_ADDRESS)?
+                    .query_row(params![key, since], |x| x.get(0))?,
+            };
+            if let Some(refusal) = admit(counts) {
+                return Ok(Err(refusal));
+            }
+            tx.prepare_cached(
+                "INSERT INTO requests (id, created_at, mentor, name, email, email_key, mode, message, status, respond_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                r.id,
+                r.created_at,
+                r.mentor,
+                r.name,
+                r.email,
+                key,
+                r.mode,
+                r.message,
+                r.status.as_str(),
+                r.respond_by
+            ])?;
+            insert_mails(&tx, &r.id, mails, r.created_at)?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
     }
 
-    /// Mails due now, oldest first.
-    pub fn due(&self, now: i64, limit: usize) -> Result<Vec<Mail>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {MAIL_COLUMNS} FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
-             ORDER BY next_attempt_at, id LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![now, limit as i64], mail_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// Claim up to `limit` due mails for `lease` seconds under `claim`. Each is counted as an
+    /// attempt and is not due again until the lease ends, so any number of processes can claim
+    /// at once and each mail goes to one of them. A holder that dies leaves its mail to be
+    /// claimed again when the lease ends: delivery is at least once, with the same Message-ID.
+    pub fn claim(
+        &self,
+        now: i64,
+        lease: i64,
+        claim: &str,
+        limit: usize,
+    ) -> Result<Vec<Mail>, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let mut mails = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "UPDATE outbox SET next_attempt_at = ?1 + ?2, claim = ?3, attempts = attempts + 1
+                     WHERE id IN ({DUE} LIMIT ?4)
+                     RETURNING {MAIL_COLUMNS}"
+                ))?;
+                let rows = stmt.query_map(params![now, lease, claim, limit as i64], mail_row)?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            mails.sort_by_key(|m| (m.next_attempt_at, m.id));
+            Ok(mails)
+        })
     }
 
-    /// When the next pending mail is due, if any.
+    /// When the next pending mail is due (or its lease ends), if any.
     pub fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
-            [],
-            |r| r.get::<_, Option<i64>>(0),
-        )?)
+        self.read(|c| {
+            c.query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+                [],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+        })
     }
 
+    /// The mail went: whoever holds it now, it is not to be sent again.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        self.conn().execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
-            params![id, now],
-        )?;
-        Ok(())
+        self.write(|c| {
+            c.prepare_cached(
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, claim = NULL, last_error = NULL
+                 WHERE id = ?1 AND status = 'pending'",
+            )?
+            .execute(params![id, now])?;
+            Ok(())
+        })
     }
 
-    /// Record a failed attempt: try again at `retry_at`, or give up (`None`).
-    pub fn mark_attempt_failed(
+    /// Record a failed attempt under `claim`: try again at `retry_at`, or give up (`None`).
+    /// A claim that has lapsed (and perhaps been taken by another process) changes nothing.
+    pub fn mark_failed(
         &self,
         id: i64,
+        claim: &str,
         error: &str,
         retry_at: Option<i64>,
     ) -> Result<(), StoreError> {
-        match retry_at {
-            Some(at) => self.conn().execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3 WHERE id = ?1",
-                params![id, error, at],
-            )?,
-            None => self.conn().execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, status = 'failed' WHERE id = ?1",
-                params![id, error],
-            )?,
-        };
-        Ok(())
+        self.write(|c| {
+            match retry_at {
+                Some(at) => c
+                    .prepare_cached(
+                        "UPDATE outbox SET last_error = ?3, next_attempt_at = ?4, claim = NULL
+                     WHERE id = ?1 AND claim = ?2 AND status = 'pending'",
+                    )?
+                    .execute(params![id, claim, error, at])?,
+                None => c
+                    .prepare_cached(
+                        "UPDATE outbox SET last_error = ?3, status = 'failed', claim = NULL
+                     WHERE id = ?1 AND claim = ?2 AND status = 'pending'",
+                    )?
+                    .execute(params![id, claim, error])?,
+            };
+            Ok(())
+        })
+    }
+
+    /// Put failed mail back in the queue, due now, with its attempts counted afresh. A pending
+    /// request whose mentor had not been reached gets `respond_by` as its new deadline (the
+    /// mentor cannot answer mail that never came). Returns the mails requeued.
+    pub fn resend(
+        &self,
+        which: Resend<'_>,
+        now: i64,
+        respond_by: &str,
+    ) -> Result<Vec<(String, MailKind)>, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let (filter, id) = match which {
+                Resend::Request(id) => ("AND request_id = ?2", id),
+                Resend::AllFailed => ("AND ?2 = ?2", ""),
+            };
+            let requeued = {
+                let mut stmt = tx.prepare(&format!(
+                    "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = ?1,
+                            claim = NULL
+                     WHERE status = 'failed' {filter}
+                     RETURNING request_id, kind"
+                ))?;
+                let rows = stmt.query_map(params![now, id], |r| {
+                    Ok((r.get::<_, String>(0)?, parse_kind(r, 1)?))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()?
+            };
+            for (request, kind) in &requeued {
+                if kind.reaches_mentor_first() {
+                    tx.execute(
+                        "UPDATE requests SET respond_by = ?2, reminded_at = NULL, unreached_at = NULL
+                         WHERE id = ?1 AND status = 'pending'",
+                        params![request, respond_by],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(requeued)
+        })
     }
 
     pub fn list(&self) -> Result<Vec<StoredRequest>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY created_at DESC, id"
-        ))?;
-        let rows = stmt.query_map([], request_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {REQUEST_COLUMNS} FROM requests ORDER BY created_at DESC, id"
+            ))?;
+            let rows = stmt.query_map([], request_row)?;
+            rows.collect()
+        })
     }
 
     /// What the programme report needs of every request still held: no names, no addresses,
     /// no messages.
     pub fn outcomes(&self) -> Result<Vec<Outcome>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT created_at, mentor, status, answered_at FROM requests ORDER BY created_at, id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Outcome {
-                created_at: r.get(0)?,
-                mentor: r.get(1)?,
-                status: r.get(2)?,
-                answered_at: r.get(3)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT created_at, mentor, status, answered_at FROM requests ORDER BY created_at, id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Outcome {
+                    created_at: r.get(0)?,
+                    mentor: r.get(1)?,
+                    status: r.get(2)?,
+                    answered_at: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
     }
 
     pub fn get(&self, id: &str) -> Result<Option<StoredRequest>, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                &format!("SELECT {REQUEST_COLUMNS} FROM requests WHERE id = ?1"),
-                params![id],
-                request_row,
-            )
-            .optional()?)
+        self.read(|c| {
+            c.prepare_cached(GET_REQUEST)?
+                .query_row(params![id], request_row)
+                .optional()
+        })
     }
 
     pub fn mails_of(&self, request_id: &str) -> Result<Vec<Mail>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {MAIL_COLUMNS} FROM outbox WHERE request_id = ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map(params![request_id], mail_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(MAILS_OF)?;
+            let rows = stmt.query_map(params![request_id], mail_row)?;
+            rows.collect()
+        })
     }
 
     /// Mails that gave up, for `requests list`.
     pub fn failed_mails(&self) -> Result<Vec<Mail>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {MAIL_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([], mail_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {MAIL_COLUMNS} FROM outbox WHERE status = 'failed' ORDER BY id"
+            ))?;
+            let rows = stmt.query_map([], mail_row)?;
+            rows.collect()
+        })
     }
 
-    /// Move a pending request to `to` (`accepted` or `declined`) and queue `mails`, in one
+    /// Move a pending request to `to` (accepted or declined) and queue `mails`, in one
     /// transaction; `token_hash` is recorded as used. A second click is `Already`.
     pub fn answer(
         &self,
         id: &str,
-        to: &str,
+        to: Status,
         note: Option<&str>,
         token_hash: &str,
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
-        self.transition(id, to, &["pending"], mails, now, |tx| {
+        self.transition(id, to, &[Status::Pending], mails, now, |tx| {
             tx.execute(
                 "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
                         closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
                  WHERE id = ?1 AND status = 'pending'",
-                params![id, to, now, note],
+                params![id, to.as_str(), now, note],
             )?;
             tx.execute(
                 "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
@@ -319,6 +682,30 @@ impl Store {
         })
     }
 
+    /// Withdraw a pending or accepted request (the mentee's choice) and queue `mails`.
+    pub fn withdraw(
+        &self,
+        id: &str,
+        mails: &[NewMail],
+        now: i64,
+    ) -> Result<Transition, StoreError> {
+        self.transition(
+            id,
+            Status::Withdrawn,
+            &[Status::Pending, Status::Accepted],
+            mails,
+            now,
+            |tx| {
+                tx.execute(
+                    "UPDATE requests SET status = 'withdrawn', closed_at = ?2
+                     WHERE id = ?1 AND status IN ('pending', 'accepted')",
+                    params![id, now],
+                )?;
+                Ok(())
+            },
+        )
+    }
+
     /// In one immediate transaction: a request already in state `to` is `Already`; one in a
     /// state of `from` is changed by `update` and gets `mails` queued (`Done`); any other is
     /// `Blocked`. `update` runs in every case (an answer records its token even when it
@@ -326,36 +713,49 @@ impl Store {
     fn transition(
         &self,
         id: &str,
-        to: &str,
-        from: &[&str],
+        to: Status,
+        from: &[Status],
         mails: &[NewMail],
         now: i64,
         update: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
     ) -> Result<Transition, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let outcome = match status_of(&tx, id)?.as_deref() {
-            None => Transition::NotFound,
-            Some(s) if s == to => Transition::Already,
-            Some(s) if from.contains(&s) => Transition::Done,
-            Some(other) => Transition::Blocked(other.to_string()),
-        };
-        update(&tx)?;
-        if outcome == Transition::Done {
-            insert_mails(&tx, id, mails, now)?;
-        }
-        tx.commit()?;
-        Ok(outcome)
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let status: Option<Status> = tx
+                .prepare_cached("SELECT status FROM requests WHERE id = ?1")?
+                .query_row(params![id], |r| parse_status(r, 0))
+                .optional()?;
+            let outcome = match status {
+                None => Transition::NotFound,
+                Some(s) if s == to => Transition::Already,
+                Some(s) if from.contains(&s) => Transition::Done,
+                Some(other) => Transition::Blocked(other),
+            };
+            update(&tx)?;
+            if outcome == Transition::Done {
+                insert_mails(&tx, id, mails, now)?;
+            }
+            tx.commit()?;
+            Ok(outcome)
+        })
     }
 
-    /// Pending requests, oldest first (for the sweep).
-    pub fn pending(&self) -> Result<Vec<(StoredRequest, Option<i64>)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn.prepare(
-            &format!("SELECT {REQUEST_COLUMNS}, reminded_at FROM requests WHERE status = 'pending' ORDER BY created_at, id"),
-        )?;
-        let rows = stmt.query_map([], |r| Ok((request_row(r)?, r.get::<_, Option<i64>>(9)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// Pending requests, oldest first, with what the sweep needs to judge them.
+    pub fn waiting(&self) -> Result<Vec<Waiting>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(WAITING)?;
+            let rows = stmt.query_map([], |r| {
+                Ok(Waiting {
+                    request: request_row(r)?,
+                    reminded_at: r.get(9)?,
+                    unreached_at: r.get(10)?,
+                    mentor_mail: r
+                        .get::<_, Option<String>>(11)?
+                        .and_then(|s| MailState::parse(&s)),
+                })
+            })?;
+            rows.collect()
+        })
     }
 
     /// Mark a pending request reminded and queue `mails`, once: `false` if another sweep (or
@@ -379,6 +779,17 @@ impl Store {
         )
     }
 
+    /// Record that a pending request's mentor was never reached and queue `mails` (to the
+    /// admin), once.
+    pub fn unreached(&self, id: &str, mails: &[NewMail], now: i64) -> Result<bool, StoreError> {
+        self.update_once(
+            "UPDATE requests SET unreached_at = ?2 WHERE id = ?1 AND status = 'pending' AND unreached_at IS NULL",
+            id,
+            mails,
+            now,
+        )
+    }
+
     /// Run a conditional `update` (`?1` the id, `?2` now) and, if it changed the request, queue
     /// `mails`, in one immediate transaction: of two sweeps at once, only one wins.
     fn update_once(
@@ -388,103 +799,87 @@ impl Store {
         mails: &[NewMail],
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let changed = tx.execute(update, params![id, now])? == 1;
-        if changed {
-            insert_mails(&tx, id, mails, now)?;
-        }
-        tx.commit()?;
-        Ok(changed)
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let changed = tx.execute(update, params![id, now])? == 1;
+            if changed {
+                insert_mails(&tx, id, mails, now)?;
+            }
+            tx.commit()?;
+            Ok(changed)
+        })
     }
 
     /// Delete requests closed before `before` (and their emails): the retention rule.
     pub fn purge_closed_before(&self, before: i64) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
-            "DELETE FROM requests WHERE closed_at IS NOT NULL AND closed_at < ?1",
-            params![before],
-        )?)
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM requests WHERE closed_at IS NOT NULL AND closed_at < ?1",
+                params![before],
+            )
+        })
     }
 
     /// Erase every request from `email` (and its emails): an erasure request. Returns how many.
     pub fn purge_email(&self, email: &str) -> Result<usize, StoreError> {
-        Ok(self.conn().execute(
-            "DELETE FROM requests WHERE lower(email) = lower(?1)",
-            params![email],
-        )?)
-    }
-
-    /// Withdraw a pending or accepted request (the mentee's choice) and queue `mails`.
-    pub fn withdraw(
-        &self,
-        id: &str,
-        mails: &[NewMail],
-        now: i64,
-    ) -> Result<Transition, StoreError> {
-        self.transition(
-            id,
-            "withdrawn",
-            &["pending", "accepted"],
-            mails,
-            now,
-            |tx| {
-                tx.execute(
-                    "UPDATE requests SET status = 'withdrawn', closed_at = ?2
-                 WHERE id = ?1 AND status IN ('pending', 'accepted')",
-                    params![id, now],
-                )?;
-                Ok(())
-            },
-        )
-    }
-
-    /// How many requests from `email` are waiting for an answer.
-    pub fn pending_by_email(&self, email: &str) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM requests WHERE lower(email) = lower(?1) AND status = 'pending'",
-            params![email],
-            |r| r.get(0),
-        )?)
+        self.write(|c| {
+            c.execute(
+                "DELETE FROM requests WHERE email_key = ?1",
+                params![address_key(email)],
+            )
+        })
     }
 
     /// Has this token been used before?
     pub fn token_used(&self, token_hash: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .conn()
-            .query_row(
-                "SELECT 1 FROM used_tokens WHERE hash = ?1",
-                params![token_hash],
-                |_| Ok(()),
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT 1 FROM used_tokens WHERE hash = ?1")?
+                    .query_row(params![token_hash], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
             )
-            .optional()?
-            .is_some())
+        })
     }
 
-    /// Requests accepted by a mentor and not closed: their current mentees.
-    pub fn accepted_count(&self, mentor: &str) -> Result<i64, StoreError> {
-        Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM requests WHERE mentor = ?1 AND status = 'accepted'",
-            params![mentor],
-            |r| r.get(0),
-        )?)
-    }
-
-    /// Liveness: the database answers.
+    /// Liveness: the database can be read (on the reader, so a writer waiting elsewhere does
+    /// not hold it up).
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.conn().query_row("SELECT 1", [], |_| Ok(()))?;
-        Ok(())
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM heartbeat", [], |_| Ok(())))
+    }
+
+    /// A small real write, to learn whether the store can be written (after a fault, and now
+    /// and then while idle, so `/healthz` knows before a mentee does).
+    pub fn probe_write(&self, now: i64) -> Result<(), StoreError> {
+        self.write(|c| {
+            c.prepare_cached("INSERT OR REPLACE INTO heartbeat (id, at) VALUES (1, ?1)")?
+                .execute(params![now])?;
+            Ok(())
+        })
     }
 }
 
-/// A request's status, read inside the caller's transaction.
-fn status_of(tx: &rusqlite::Transaction, id: &str) -> rusqlite::Result<Option<String>> {
-    tx.query_row(
-        "SELECT status FROM requests WHERE id = ?1",
-        params![id],
-        |r| r.get(0),
-    )
-    .optional()
-}
+const MENTOR_ACCEPTED: &str =
+    "SELECT COUNT(*) FROM requests WHERE mentor = ?1 AND status = 'accepted'";
+const PENDING_FROM_ADDRESS: &str =
+    "SELECT COUNT(*) FROM requests WHERE email_key = ?1 AND status = 'pending'";
+const RECENT_FROM_ADDRESS: &str =
+    "SELECT COUNT(*) FROM requests WHERE email_key = ?1 AND created_at >= ?2";
+const DUE: &str = "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
+     ORDER BY next_attempt_at, id";
+const GET_REQUEST: &str =
+    "SELECT id, created_at, mentor, name, email, mode, message, status, respond_by
+     FROM requests WHERE id = ?1";
+const MAILS_OF: &str =
+    "SELECT id, request_id, kind, recipient, subject, text_body, html_body, reply_to,
+     message_id, status, attempts, next_attempt_at, last_error, claim
+     FROM outbox WHERE request_id = ?1 ORDER BY id";
+const WAITING: &str =
+    "SELECT r.id, r.created_at, r.mentor, r.name, r.email, r.mode, r.message, r.status,
+     r.respond_by, r.reminded_at, r.unreached_at,
+     (SELECT o.status FROM outbox o WHERE o.request_id = r.id AND o.kind = 'mentor'
+      ORDER BY o.id DESC LIMIT 1)
+     FROM requests r WHERE r.status = 'pending' ORDER BY r.created_at, r.id";
 
 fn insert_mails(
     tx: &rusqlite::Transaction,
@@ -492,12 +887,22 @@ fn insert_mails(
     mails: &[NewMail],
     now: i64,
 ) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO outbox (request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id, next_attempt_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
     for m in mails {
-        tx.execute(
-            "INSERT INTO outbox (request_id, kind, recipient, subject, text_body, html_body, reply_to, message_id, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![request_id, m.kind, m.recipient, m.subject, m.text_body, m.html_body, m.reply_to, m.message_id, now],
-        )?;
+        stmt.execute(params![
+            request_id,
+            m.kind.as_str(),
+            m.recipient.to_string(),
+            m.subject,
+            m.text_body,
+            m.html_body,
+            m.reply_to,
+            m.message_id,
+            now
+        ])?;
     }
     Ok(())
 }
@@ -508,7 +913,19 @@ const REQUEST_COLUMNS: &str =
 
 /// The columns [`mail_row`] reads, in its order.
 const MAIL_COLUMNS: &str = "id, request_id, kind, recipient, subject, text_body, html_body, reply_to, \
-     message_id, status, attempts, next_attempt_at, last_error";
+     message_id, status, attempts, next_attempt_at, last_error, claim";
+
+fn bad_word(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn parse_status(r: &rusqlite::Row, i: usize) -> rusqlite::Result<Status> {
+    r.get::<_, String>(i)?.parse().map_err(|e| bad_word(i, e))
+}
+
+fn parse_kind(r: &rusqlite::Row, i: usize) -> rusqlite::Result<MailKind> {
+    r.get::<_, String>(i)?.parse().map_err(|e| bad_word(i, e))
+}
 
 fn request_row(r: &rusqlite::Row) -> rusqlite::Result<StoredRequest> {
     Ok(StoredRequest {
@@ -519,131 +936,41 @@ fn request_row(r: &rusqlite::Row) -> rusqlite::Result<StoredRequest> {
         email: r.get(4)?,
         mode: r.get(5)?,
         message: r.get(6)?,
-        status: r.get(7)?,
+        status: parse_status(r, 7)?,
         respond_by: r.get(8)?,
     })
 }
 
 fn mail_row(r: &rusqlite::Row) -> rusqlite::Result<Mail> {
+    let state: String = r.get(9)?;
     Ok(Mail {
         id: r.get(0)?,
         request_id: r.get(1)?,
-        kind: r.get(2)?,
-        recipient: r.get(3)?,
+        kind: parse_kind(r, 2)?,
+        recipient: {
+            let Ok(to) = r.get::<_, String>(3)?.parse::<Recipient>();
+            to
+        },
         subject: r.get(4)?,
         text_body: r.get(5)?,
         html_body: r.get(6)?,
         reply_to: r.get(7)?,
         message_id: r.get(8)?,
-        status: r.get(9)?,
+        state: MailState::parse(&state).ok_or_else(|| {
+            bad_word(
+                9,
+                super::kinds::UnknownWord {
+                    what: "mail state",
+                    word: state.clone(),
+                },
+            )
+        })?,
         attempts: r.get(10)?,
         next_attempt_at: r.get(11)?,
         last_error: r.get(12)?,
+        claim: r.get(13)?,
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn request(id: &str) -> StoredRequest {
-        StoredRequest {
-            id: id.into(),
-            created_at: 100,
-            mentor: "amara-okafor".into(),
-            name: "Sam".into(),
-            email: "sam@example.net".into(),
-            mode: "video".into(),
-            message: "Hello".into(),
-            status: "pending".into(),
-            respond_by: "2026-11-30".into(),
-        }
-    }
-
-    fn mail(kind: &'static str) -> NewMail {
-        NewMail {
-            kind,
-            recipient: "admin".into(),
-            subject: "s".into(),
-            text_body: "t".into(),
-            html_body: "h".into(),
-            reply_to: None,
-            message_id: format!("<{kind}@x>"),
-        }
-    }
-
-    #[test]
-    fn request_and_mails_go_in_together_and_retry_then_fail() {
-        let s = Store::in_memory().unwrap();
-        s.insert(&request("r1"), &[mail("mentor"), mail("admin")], 100)
-            .unwrap();
-        assert_eq!(s.get("r1").unwrap().unwrap().mentor, "amara-okafor");
-        let due = s.due(100, 10).unwrap();
-        assert_eq!(due.len(), 2);
-        s.mark_attempt_failed(due[0].id, "refused", Some(160))
-            .unwrap();
-        assert_eq!(s.due(100, 10).unwrap().len(), 1, "retry waits");
-        assert_eq!(s.next_due().unwrap(), Some(100));
-        s.mark_sent(due[1].id, 101).unwrap();
-        assert_eq!(s.due(200, 10).unwrap().len(), 1, "retry due");
-        s.mark_attempt_failed(due[0].id, "refused again", None)
-            .unwrap();
-        assert_eq!(s.failed_mails().unwrap().len(), 1);
-        assert_eq!(s.next_due().unwrap(), None);
-    }
-
-    #[test]
-    fn a_duplicate_id_stores_nothing() {
-        let s = Store::in_memory().unwrap();
-        s.insert(&request("r1"), &[mail("mentor")], 100).unwrap();
-        assert!(s.insert(&request("r1"), &[mail("admin")], 100).is_err());
-        assert_eq!(
-            s.mails_of("r1").unwrap().len(),
-            1,
-            "the failed insert left no mail behind"
-        );
-    }
-
-    #[test]
-    fn answering_is_once_and_guards_other_states() {
-        let s = Store::in_memory().unwrap();
-        s.insert(&request("r1"), &[], 100).unwrap();
-        assert_eq!(
-            s.answer("r1", "accepted", None, "t1", &[mail("mentee")], 200)
-                .unwrap(),
-            Transition::Done
-        );
-        assert!(s.token_used("t1").unwrap());
-        assert_eq!(
-            s.answer("r1", "accepted", None, "t2", &[mail("mentee")], 201)
-                .unwrap(),
-            Transition::Already
-        );
-        assert_eq!(
-            s.answer("r1", "declined", None, "t3", &[], 202).unwrap(),
-            Transition::Blocked("accepted".into())
-        );
-        assert_eq!(
-            s.mails_of("r1").unwrap().len(),
-            1,
-            "one acceptance, one set of mails"
-        );
-        assert_eq!(s.accepted_count("amara-okafor").unwrap(), 1);
-        assert_eq!(
-            s.answer("nope", "accepted", None, "t4", &[], 1).unwrap(),
-            Transition::NotFound
-        );
-    }
-
-    #[test]
-    fn migrations_run_once_on_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data/requests.sqlite");
-        Store::open(&path)
-            .unwrap()
-            .insert(&request("r1"), &[], 1)
-            .unwrap();
-        let again = Store::open(&path).unwrap();
-        assert_eq!(again.list().unwrap().len(), 1);
-    }
-}
+mod tests;

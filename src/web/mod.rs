@@ -1,7 +1,71 @@
-//! HTTP with axum: the request service, and `serve`'s live site.
+//! HTTP for the request service, with axum: the router, thin handlers that turn requests into
+//! calls on the [`Desk`](crate::requests::desk::Desk) and its answers into pages, and one error
+//! type ([`error::WebError`]) for every refusal. Nothing here stores, composes or sends mail.
 
-pub mod live;
+pub mod error;
+pub mod pages;
 pub mod requests;
 pub mod respond;
-pub mod server;
-pub mod sweep;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::requests::desk::Desk;
+use pages::Pages;
+
+/// What the handlers share.
+pub struct App {
+    pub desk: Arc<Desk>,
+    pub pages: Arc<Pages>,
+    per_ip: DefaultKeyedRateLimiter<String>,
+    /// Origins whose pages may post (config plus, under `serve`, the local address).
+    origins: Vec<String>,
+}
+
+impl App {
+    pub fn new(desk: Arc<Desk>, pages: Pages, origins: Vec<String>) -> App {
+        let per_minute = std::env::var("MENTORSITE_RATE_PER_MINUTE")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::new(10).expect("ten"));
+        App {
+            desk,
+            pages: Arc::new(pages),
+            per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            origins,
+        }
+    }
+
+    /// Allow `n` posts a minute from one client (the default is 10, or
+    /// `MENTORSITE_RATE_PER_MINUTE`).
+    pub fn set_rate_per_minute(&mut self, n: NonZeroU32) {
+        self.per_ip = RateLimiter::keyed(Quota::per_minute(n));
+    }
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/requests", post(requests::submit))
+        .route("/requests/{id}/respond", get(respond::page))
+        .route("/requests/{id}/accept", post(respond::accept))
+        .route("/requests/{id}/decline", post(respond::decline))
+        .route(
+            "/requests/{id}/withdraw",
+            get(respond::withdraw_page).post(respond::withdraw),
+        )
+        .route("/healthz", get(requests::healthz))
+        .with_state(app)
+}
+
+/// Run blocking desk work (SQLite, templates) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}

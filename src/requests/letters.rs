@@ -1,0 +1,164 @@
+//! Composing the lifecycle's emails from the theme's templates: which facts each kind is given,
+//! who it goes to, and the signed links it carries. Nothing is sent here; what is composed is
+//! stored in the outbox with the change that caused it.
+
+use jiff::civil::Date;
+use serde::Serialize;
+use tera::Context;
+
+use super::directory::Contact;
+use super::kinds::{MailKind, Recipient};
+use super::store::{NewMail, StoredRequest};
+use crate::config::Config;
+use crate::mail::{self, MailError, SiteFacts, Templates};
+
+/// How long a mentor's respond link stays valid.
+pub const RESPOND_DAYS: i64 = 60;
+/// How long a mentee's withdraw link stays valid.
+pub const WITHDRAW_DAYS: i64 = 180;
+
+/// Signs the links that mail carries.
+pub struct Links {
+    /// Where the service answers, without a trailing slash.
+    pub base: String,
+    secret: Vec<u8>,
+}
+
+impl Links {
+    pub fn new(config: &Config, secret: Vec<u8>) -> Links {
+        let base = if config.requests.url.is_empty() {
+            config.base_url.clone()
+        } else {
+            config.requests.url.clone()
+        };
+        Links { base, secret }
+    }
+
+    pub fn secret(&self) -> &[u8] {
+        &self.secret
+    }
+
+    /// `<service>/requests/<id>/<action>?t=<token valid for `days` from `now`>`.
+    pub fn link(&self, id: &str, action: &str, days: i64, now: i64) -> String {
+        let token = super::sign(&self.secret, id, action, now + days * 24 * 3600);
+        format!("{}/requests/{id}/{action}?t={token}", self.base)
+    }
+}
+
+/// The theme's email templates with the scheme's facts.
+pub struct Letters {
+    templates: Templates,
+    site: SiteFacts,
+    from: String,
+    admin: String,
+}
+
+/// One mail to compose: its kind, who it goes to and where a reply should go.
+pub type Addressed = (MailKind, Recipient, Option<String>);
+
+#[derive(Serialize)]
+struct RequestFacts<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: &'a str,
+    mode: &'a str,
+    message: &'a str,
+    respond_by: String,
+    respond_by_long: String,
+}
+
+#[derive(Serialize)]
+struct MentorFacts<'a> {
+    name: &'a str,
+    url: &'a str,
+    /// Only in the mails that give a match its contact details.
+    email: &'a str,
+    phone: Option<&'a str>,
+}
+
+/// What else a mail may say.
+#[derive(Default)]
+pub struct Extras<'a> {
+    pub note: Option<&'a str>,
+    pub respond_url: Option<&'a str>,
+    pub withdraw_url: Option<&'a str>,
+}
+
+impl Letters {
+    pub fn new(templates: Templates, config: &Config) -> Letters {
+        Letters {
+            templates,
+            site: SiteFacts::of(config),
+            from: config.email.from.clone(),
+            admin: config.scheme.admin_email.clone(),
+        }
+    }
+
+    pub fn admin(&self) -> &str {
+        &self.admin
+    }
+
+    /// Compose `list` for request `r` with mentor `contact` (if still on the register).
+    pub fn compose(
+        &self,
+        r: &StoredRequest,
+        contact: Option<&Contact>,
+        list: &[Addressed],
+        extras: &Extras<'_>,
+    ) -> Result<Vec<NewMail>, MailError> {
+        let respond_by = r.respond_by.parse::<Date>().ok();
+        let mut ctx = Context::new();
+        ctx.insert("site", &self.site);
+        ctx.insert(
+            "request",
+            &RequestFacts {
+                id: &r.id,
+                name: &r.name,
+                email: &r.email,
+                mode: &r.mode,
+                message: &r.message,
+                respond_by: r.respond_by.clone(),
+                respond_by_long: respond_by.map_or_else(
+                    || r.respond_by.clone(),
+                    |d| d.strftime("%A %-d %B %Y").to_string(),
+                ),
+            },
+        );
+        ctx.insert("note", &extras.note.unwrap_or(""));
+        ctx.insert("respond_url", &extras.respond_url.unwrap_or(""));
+        ctx.insert("withdraw_url", &extras.withdraw_url.unwrap_or(""));
+        list.iter()
+            .map(|(kind, to, reply_to)| {
+                let shares = shares_contact(*kind);
+                let mut ctx = ctx.clone();
+                ctx.insert(
+                    "mentor",
+                    &MentorFacts {
+                        name: contact.map_or(r.mentor.as_str(), |c| c.name.as_str()),
+                        url: contact.map_or("", |c| c.url.as_str()),
+                        email: contact.filter(|_| shares).map_or("", |c| c.email.as_str()),
+                        phone: contact.filter(|_| shares).and_then(|c| c.phone.as_deref()),
+                    },
+                );
+                let c = self.templates.compose(kind.as_str(), &ctx)?;
+                Ok(NewMail {
+                    kind: *kind,
+                    recipient: to.clone(),
+                    subject: c.subject,
+                    text_body: c.text,
+                    html_body: c.html,
+                    reply_to: reply_to.clone(),
+                    message_id: mail::message_id(&r.id, kind.as_str(), &self.from),
+                })
+            })
+            .collect()
+    }
+}
+
+/// The mails that put a mentor and a mentee in touch carry the mentor's private details.
+fn shares_contact(kind: MailKind) -> bool {
+    matches!(
+        kind,
+        MailKind::AcceptedMentee | MailKind::AcceptedMentor | MailKind::AcceptedAdmin
+    )
+}

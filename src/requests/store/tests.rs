@@ -1,0 +1,272 @@
+use super::*;
+
+fn request(id: &str) -> StoredRequest {
+    StoredRequest {
+        id: id.into(),
+        created_at: 100,
+        mentor: "amara-okafor".into(),
+        name: "Sam".into(),
+        email: "Sam@Example.net".into(),
+        mode: "video".into(),
+        message: "Hello".into(),
+        status: Status::Pending,
+        respond_by: "2026-11-30".into(),
+    }
+}
+
+fn mail(kind: MailKind) -> NewMail {
+    NewMail {
+        kind,
+        recipient: Recipient::Admin,
+        subject: "s".into(),
+        text_body: "t".into(),
+        html_body: "h".into(),
+        reply_to: None,
+        message_id: format!("<{kind}@x>"),
+    }
+}
+
+fn insert(s: &Store, r: &StoredRequest, mails: &[NewMail]) {
+    s.insert(r, mails, 0, |_| None::<()>).unwrap().unwrap();
+}
+
+#[test]
+fn request_and_mails_go_in_together_and_retry_then_fail() {
+    let s = Store::in_memory().unwrap();
+    insert(
+        &s,
+        &request("r1"),
+        &[mail(MailKind::Mentor), mail(MailKind::Admin)],
+    );
+    assert_eq!(s.get("r1").unwrap().unwrap().mentor, "amara-okafor");
+    let due = s.claim(100, 60, "c1", 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|m| m.attempts == 1));
+    assert!(s.claim(100, 60, "c2", 10).unwrap().is_empty(), "claimed");
+    s.mark_failed(due[0].id, "c1", "refused", Some(130))
+        .unwrap();
+    s.mark_sent(due[1].id, 101).unwrap();
+    assert_eq!(s.next_due().unwrap(), Some(130), "the retry");
+    let again = s.claim(130, 60, "c3", 10).unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    s.mark_failed(again[0].id, "c3", "refused again", None)
+        .unwrap();
+    let failed = s.failed_mails().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].last_error.as_deref(), Some("refused again"));
+    assert_eq!(s.next_due().unwrap(), None);
+}
+
+#[test]
+fn a_lapsed_lease_is_claimed_again_and_the_old_holder_cannot_undo_it() {
+    let s = Store::in_memory().unwrap();
+    insert(&s, &request("r1"), &[mail(MailKind::Mentor)]);
+    let first = s.claim(100, 60, "dead", 10).unwrap();
+    assert!(s.claim(159, 60, "other", 10).unwrap().is_empty());
+    let second = s.claim(160, 60, "other", 10).unwrap();
+    assert_eq!(second.len(), 1, "the lease ended");
+    assert_eq!(second[0].message_id, first[0].message_id, "same Message-ID");
+    // The first holder wakes up and reports a failure: the new holder's claim stands.
+    s.mark_failed(first[0].id, "dead", "late", None).unwrap();
+    assert!(s.failed_mails().unwrap().is_empty());
+    s.mark_sent(second[0].id, 161).unwrap();
+    assert_eq!(s.mails_of("r1").unwrap()[0].state, MailState::Sent);
+}
+
+#[test]
+fn resend_requeues_failed_mail_and_gives_the_mentor_a_new_deadline() {
+    let s = Store::in_memory().unwrap();
+    insert(
+        &s,
+        &request("r1"),
+        &[mail(MailKind::Mentor), mail(MailKind::Admin)],
+    );
+    for m in s.claim(100, 60, "c", 10).unwrap() {
+        s.mark_failed(m.id, "c", "550 no such user", None).unwrap();
+    }
+    let requeued = s.resend(Resend::Request("r1"), 500, "2026-12-09").unwrap();
+    assert_eq!(requeued.len(), 2);
+    assert_eq!(s.get("r1").unwrap().unwrap().respond_by, "2026-12-09");
+    let due = s.claim(500, 60, "c", 10).unwrap();
+    assert_eq!(due.len(), 2);
+    assert!(
+        due.iter().all(|m| m.attempts == 1),
+        "attempts counted afresh"
+    );
+    assert!(s.resend(Resend::AllFailed, 600, "x").unwrap().is_empty());
+}
+
+#[test]
+fn limits_are_counted_in_the_storing_transaction_by_normalised_address() {
+    let s = Store::in_memory().unwrap();
+    insert(&s, &request("r1"), &[]);
+    let mut other = request("r2");
+    other.email = " sam@EXAMPLE.NET".into();
+    let seen = std::cell::Cell::new(None);
+    let refused = s
+        .insert(&other, &[], 50, |c| {
+            seen.set(Some(c));
+            Some("no")
+        })
+        .unwrap();
+    assert_eq!(refused, Err("no"));
+    assert_eq!(
+        seen.get(),
+        Some(Counts {
+            mentor_accepted: 0,
+            pending_from_address: 1,
+            recent_from_address: 1
+        })
+    );
+    assert!(s.get("r2").unwrap().is_none(), "a refusal stores nothing");
+    assert_eq!(s.purge_email("SAM@example.net").unwrap(), 1);
+}
+
+#[test]
+fn a_duplicate_id_stores_nothing() {
+    let s = Store::in_memory().unwrap();
+    insert(&s, &request("r1"), &[mail(MailKind::Mentor)]);
+    assert!(
+        s.insert(&request("r1"), &[mail(MailKind::Admin)], 0, |_| None::<()>)
+            .is_err()
+    );
+    assert_eq!(
+        s.mails_of("r1").unwrap().len(),
+        1,
+        "the failed insert left no mail behind"
+    );
+    assert_eq!(
+        s.health.fault(),
+        None,
+        "a constraint is not a storage fault"
+    );
+}
+
+#[test]
+fn answering_is_once_and_guards_other_states() {
+    let s = Store::in_memory().unwrap();
+    insert(&s, &request("r1"), &[]);
+    let m = [mail(MailKind::AcceptedMentee)];
+    assert_eq!(
+        s.answer("r1", Status::Accepted, None, "t1", &m, 200)
+            .unwrap(),
+        Transition::Done
+    );
+    assert!(s.token_used("t1").unwrap());
+    assert_eq!(
+        s.answer("r1", Status::Accepted, None, "t2", &m, 201)
+            .unwrap(),
+        Transition::Already
+    );
+    assert_eq!(
+        s.answer("r1", Status::Declined, None, "t3", &[], 202)
+            .unwrap(),
+        Transition::Blocked(Status::Accepted)
+    );
+    assert_eq!(
+        s.mails_of("r1").unwrap().len(),
+        1,
+        "one acceptance, one set of mails"
+    );
+    assert_eq!(
+        s.answer("nope", Status::Accepted, None, "t4", &[], 1)
+            .unwrap(),
+        Transition::NotFound
+    );
+}
+
+#[test]
+fn migrations_run_once_on_a_file_and_a_second_connection_reads_beside_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data/requests.sqlite");
+    insert(&Store::open(&path).unwrap(), &request("r1"), &[]);
+    let again = Store::open(&path).unwrap();
+    assert_eq!(again.list().unwrap().len(), 1);
+    // Another process takes the write lock and keeps it: reads still answer at once.
+    let other = Connection::open(&path).unwrap();
+    other
+        .execute_batch("BEGIN IMMEDIATE; INSERT INTO heartbeat VALUES (1, 0);")
+        .unwrap();
+    again.ping().unwrap();
+    assert!(again.get("r1").unwrap().is_some());
+    let started = Instant::now();
+    let e = again.probe_write(1).unwrap_err();
+    assert_eq!(e.fault, Fault::Locked);
+    assert!(
+        started.elapsed() < BUSY_WAIT * 3,
+        "the busy wait is bounded"
+    );
+    assert_eq!(again.health.fault().map(|f| f.0), Some(Fault::Locked));
+    other.execute_batch("ROLLBACK").unwrap();
+    again.probe_write(2).unwrap();
+    assert_eq!(again.health.fault(), None, "recovered");
+}
+
+/// Every query a request, an answer or a mail makes goes through an index: none of them may
+/// read the whole table, however many requests the store holds.
+#[test]
+fn every_per_request_query_uses_an_index() {
+    let s = Store::in_memory().unwrap();
+    let queries = [
+        ("mentor's accepted", MENTOR_ACCEPTED, 1),
+        ("address pending", PENDING_FROM_ADDRESS, 1),
+        ("address recent", RECENT_FROM_ADDRESS, 2),
+        ("due mail", DUE, 1),
+        ("one request", GET_REQUEST, 1),
+        ("a request's mail", MAILS_OF, 1),
+        ("the sweep's pending", WAITING, 0),
+        (
+            "answer's state",
+            "SELECT status FROM requests WHERE id = ?1",
+            1,
+        ),
+        ("used token", "SELECT 1 FROM used_tokens WHERE hash = ?1", 1),
+        (
+            "next due",
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'pending'",
+            0,
+        ),
+        ("erasure", "SELECT id FROM requests WHERE email_key = ?1", 1),
+        (
+            "retention",
+            "SELECT id FROM requests WHERE closed_at IS NOT NULL AND closed_at < ?1",
+            1,
+        ),
+    ];
+    let conn = s.writer.lock();
+    for (name, sql, n) in queries {
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let args: Vec<rusqlite::types::Value> = (0..n).map(|i| i64::from(i).into()).collect();
+        let plan: Vec<String> = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let full_scans: Vec<&String> = plan
+            .iter()
+            .filter(|step| step.starts_with("SCAN") && !step.contains("USING"))
+            .collect();
+        assert!(
+            full_scans.is_empty(),
+            "{name} reads a whole table: {plan:#?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("INDEX") || step.contains("PRIMARY KEY")),
+            "{name}: {plan:#?}"
+        );
+    }
+    // Deleting a request deletes its mail through the outbox's request index.
+    let plan: Vec<String> = conn
+        .prepare("EXPLAIN QUERY PLAN DELETE FROM outbox WHERE request_id = ?1")
+        .unwrap()
+        .query_map(["x"], |r| r.get::<_, String>(3))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        plan.iter().any(|s| s.contains("outbox_request")),
+        "{plan:#?}"
+    );
+}
