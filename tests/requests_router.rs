@@ -55,8 +55,7 @@ impl Harness {
             d.clock(),
         );
         while outbox.pass().await.unwrap().sent > 0 {}
-        let mails = sent.lock().unwrap().clone();
-        mails
+        sent.lock().unwrap().clone()
     }
 }
 

@@ -71,9 +71,9 @@ pub enum Problem {
     Token(TokenError),
     NotFound,
     /// The request is closed (lapsed, withdrawn, declined) for this action.
-    Closed(StoredRequest),
+    Closed(Box<StoredRequest>),
     /// The mentor answered the other way before.
-    AnsweredOtherwise(StoredRequest),
+    AnsweredOtherwise(Box<StoredRequest>),
     BadNote,
     Unavailable(StoreError),
     Template(MailError),
@@ -278,7 +278,7 @@ impl Desk {
         }
         let r = self.open(id, answer.action(), token)?;
         if matches!(r.status, Status::Lapsed | Status::Withdrawn) {
-            return Err(Problem::Closed(r));
+            return Err(Problem::Closed(Box::new(r)));
         }
         let mentor = self.directory.get(&r.mentor);
         let mentee = Recipient::Mentee(r.email.clone());
@@ -341,9 +341,14 @@ impl Desk {
             }
             Transition::Already => Ok(Done::Already(StoredRequest { status: to, ..r })),
             Transition::Blocked(status @ (Status::Accepted | Status::Declined)) => {
-                Err(Problem::AnsweredOtherwise(StoredRequest { status, ..r }))
+                Err(Problem::AnsweredOtherwise(Box::new(StoredRequest {
+                    status,
+                    ..r
+                })))
             }
-            Transition::Blocked(status) => Err(Problem::Closed(StoredRequest { status, ..r })),
+            Transition::Blocked(status) => {
+                Err(Problem::Closed(Box::new(StoredRequest { status, ..r })))
+            }
             Transition::NotFound => Err(Problem::NotFound),
         }
     }
@@ -352,7 +357,7 @@ impl Desk {
     pub fn withdraw(&self, id: &str, token: &str) -> Result<Done, Problem> {
         let r = self.open(id, "withdraw", token)?;
         if matches!(r.status, Status::Declined | Status::Lapsed) {
-            return Err(Problem::Closed(r));
+            return Err(Problem::Closed(Box::new(r)));
         }
         let list: [Addressed; 2] = [
             (
@@ -377,7 +382,9 @@ impl Desk {
                 }))
             }
             Transition::Already => Ok(Done::Already(r)),
-            Transition::Blocked(status) => Err(Problem::Closed(StoredRequest { status, ..r })),
+            Transition::Blocked(status) => {
+                Err(Problem::Closed(Box::new(StoredRequest { status, ..r })))
+            }
             Transition::NotFound => Err(Problem::NotFound),
         }
     }

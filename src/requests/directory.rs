@@ -26,7 +26,7 @@ pub struct Contact {
 impl Contact {
     /// Taking requests today?
     pub fn available(&self, today: Date) -> bool {
-        self.accepting && !self.away_until.is_some_and(|d| d > today)
+        self.accepting && self.away_until.is_none_or(|d| d <= today)
     }
 }
 

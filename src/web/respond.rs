@@ -72,7 +72,7 @@ pub async fn page(
     };
     match r.status {
         Status::Lapsed | Status::Withdrawn => {
-            return problem(&app, Problem::Closed(r), false).into_response();
+            return problem(&app, Problem::Closed(Box::new(r)), false).into_response();
         }
         Status::Accepted | Status::Declined => return answered(&app, &Done::Already(r)),
         Status::Pending => {}
@@ -134,7 +134,7 @@ pub async fn withdraw_page(
         Err(p) => return problem(&app, p, true).into_response(),
     };
     if r.status.is_closed() {
-        return problem(&app, Problem::Closed(r), true).into_response();
+        return problem(&app, Problem::Closed(Box::new(r)), true).into_response();
     }
     let mut ctx = page_context(&app, &r);
     ctx.insert("token", &q.t);

@@ -1,0 +1,432 @@
+//! The request service's faults with real processes on 127.0.0.1: two endpoints sharing one
+//! database, an SMTP server that never greets, SIGTERM mid-send, and a 5xx that fails a mail
+//! for good until `requests resend --failed`. Every wait is bounded; every process started is
+//! stopped (killed when dropped).
+
+mod common;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use common::{Running, Site};
+
+const SECRET: &str = "a fault-injection test key, thirty-two bytes or more";
+const MENTOR: &str = "ada@private.example.net";
+
+/// A minimal SMTP server that keeps every message it accepts. While `reject` is set, RCPT TO
+/// the address in `reject_to` is answered `550 5.1.1 no such user`.
+struct SmtpSink {
+    port: u16,
+    mails: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    reject: Arc<AtomicBool>,
+}
+
+impl SmtpSink {
+    fn start(port: u16) -> SmtpSink {
+        SmtpSink::start_rejecting(port, None)
+    }
+
+    fn start_rejecting(port: u16, reject_to: Option<&str>) -> SmtpSink {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port");
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mails = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let reject = Arc::new(AtomicBool::new(reject_to.is_some()));
+        let reject_to = reject_to.map(|a| a.to_ascii_uppercase());
+        let (m, s, r) = (mails.clone(), stop.clone(), reject.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        let (m, r, to) = (m.clone(), r.clone(), reject_to.clone());
+                        std::thread::spawn(move || session(stream, &m, &r, to.as_deref()));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+        SmtpSink {
+            port,
+            mails,
+            stop,
+            reject,
+        }
+    }
+
+    fn mails(&self) -> Vec<String> {
+        self.mails.lock().unwrap().clone()
+    }
+
+    /// Wait (bounded) until `n` mails have arrived.
+    fn wait_for(&self, n: usize, within: Duration) -> Vec<String> {
+        let deadline = Instant::now() + within;
+        loop {
+            let mails = self.mails();
+            if mails.len() >= n || Instant::now() > deadline {
+                return mails;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn session(stream: TcpStream, mails: &Mutex<Vec<String>>, reject: &AtomicBool, to: Option<&str>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut out = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let _ = out.write_all(b"220 sink.test ESMTP\r\n");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let cmd = line.trim_end().to_ascii_uppercase();
+        let reply: &[u8] = if cmd.starts_with("EHLO") {
+            b"250-sink.test\r\n250 8BITMIME\r\n"
+        } else if cmd.starts_with("RCPT")
+            && reject.load(Ordering::Relaxed)
+            && to.is_some_and(|to| cmd.contains(to))
+        {
+            b"550 5.1.1 no such user\r\n"
+        } else if cmd.starts_with("DATA") {
+            let _ = out.write_all(b"354 go ahead\r\n");
+            let mut data = String::new();
+            loop {
+                let mut l = String::new();
+                if reader.read_line(&mut l).unwrap_or(0) == 0 {
+                    return;
+                }
+                if l == ".\r\n" {
+                    break;
+                }
+                // Transparency (RFC 5321 4.5.2): the client doubled a leading dot.
+                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+            }
+            mails.lock().unwrap().push(data);
+            b"250 queued\r\n"
+        } else if cmd.starts_with("QUIT") {
+            let _ = out.write_all(b"221 bye\r\n");
+            return;
+        } else {
+            b"250 OK\r\n"
+        };
+        let _ = out.write_all(reply);
+    }
+}
+
+/// A server that accepts every connection and never says a word (holding the sockets open).
+struct SilentServer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    accepted: Arc<Mutex<usize>>,
+}
+
+impl SilentServer {
+    fn start(port: u16) -> SilentServer {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind silent port");
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(Mutex::new(0));
+        let (s, a) = (stop.clone(), accepted.clone());
+        let thread = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        held.push(stream);
+                        *a.lock().unwrap() += 1;
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+            // Listener and sockets are dropped here, freeing the port.
+        });
+        SilentServer {
+            stop,
+            thread: Some(thread),
+            accepted,
+        }
+    }
+
+    /// Stop listening, close every socket and wait for the port to be free.
+    fn shut(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The doctors fixture, sending through SMTP on `smtp_port` without TLS; `extra` lines go under
+/// `[email.smtp]`.
+fn site(smtp_port: u16, extra: &str) -> Site {
+    let site = Site::fixture("doctors");
+    let toml = site.read("site.toml")
+        + &format!(
+            "\n[email]\nfrom = \"Fixture Scheme <no-reply@example.org>\"\ntransport = \"smtp\"\n[email.smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nusername = \"\"\ntls = \"none\"\n{extra}"
+        );
+    site.write("site.toml", &toml);
+    site
+}
+
+/// Start the endpoint on `port` (0: any) with the test environment plus `env`.
+fn start_endpoint(site: &Site, port: u16, env: &[(&str, &str)]) -> Running {
+    let root = site.root().to_str().unwrap();
+    let port = port.to_string();
+    let mut cmd = common::mentorsite(&["endpoint", "--port", &port, "--root", root])
+        .env("MENTORSITE_SECRET", SECRET)
+        .env("MENTORSITE_RETRY_BASE_SECONDS", "1")
+        .env("MENTORSITE_RATE_PER_MINUTE", "1000");
+    for (k, v) in env {
+        cmd = cmd.env(k, v);
+    }
+    cmd.serve("Request service listening at ")
+}
+
+/// POST the form over real HTTP from `email`; returns the status code.
+fn post_request(url: &str, email: &str, message: &str) -> u16 {
+    let body = serde_urlencoded::to_string([
+        ("mentor", "dr-ada-bundle"),
+        ("name", "Sam Lee"),
+        ("email", email),
+        ("message", message),
+        ("mode", "phone"),
+        ("consent", "yes"),
+    ])
+    .unwrap();
+    let addr = url.trim_start_matches("http://");
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /requests HTTP/1.1\r\nHost: {addr}\r\nOrigin: https://mentors.example.org\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).unwrap();
+    response[9..12].parse().unwrap()
+}
+
+fn header<'a>(mail: &'a str, name: &str) -> Option<&'a str> {
+    mail.lines().find_map(|l| l.strip_prefix(name))
+}
+
+fn to_of(mail: &str) -> String {
+    header(mail, "To: ").unwrap_or_default().to_string()
+}
+
+/// Wait (bounded) until `f` holds.
+fn wait_until(within: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn requests_list(site: &Site) -> String {
+    common::mentorsite(&["requests", "list", "--root", site.root().to_str().unwrap()])
+        .run()
+        .stdout
+}
+
+#[test]
+fn two_services_on_one_database_send_each_mail_once() {
+    let sink = SmtpSink::start(0);
+    let site = site(sink.port, "");
+    let a = start_endpoint(&site, free_port(), &[]);
+    let b = start_endpoint(&site, free_port(), &[]);
+    assert_ne!(a.url, b.url);
+    for i in 0..20 {
+        let ep = if i % 2 == 0 { &a } else { &b };
+        let email = format!("mentee{i}@mentee.example.net");
+        let status = post_request(&ep.url, &email, &format!("Request number {i}."));
+        assert_eq!(status, 303, "request {i}: a: {}\nb: {}", a.log(), b.log());
+    }
+    let mails = sink.wait_for(60, Duration::from_secs(60));
+    assert_eq!(
+        mails.len(),
+        60,
+        "all sixty mails\na: {}\nb: {}",
+        a.log(),
+        b.log()
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let mails = sink.mails();
+    assert_eq!(mails.len(), 60, "each mail exactly once");
+    let ids: Vec<&str> = mails
+        .iter()
+        .map(|m| header(m, "Message-ID: ").expect("a Message-ID").trim())
+        .collect();
+    let distinct: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 60, "distinct Message-IDs: {ids:#?}");
+    // Both processes did some of the sending? Not required; but each mail went once.
+    for i in 0..20 {
+        let to = format!("mentee{i}@mentee.example.net");
+        assert_eq!(
+            mails.iter().filter(|m| to_of(m) == to).count(),
+            1,
+            "one acknowledgement to {to}"
+        );
+    }
+}
+
+#[test]
+fn a_silent_smtp_server_is_retried_then_delivery_when_a_real_one_answers_and_sigterm_exits() {
+    let port = free_port();
+    let mut silent = SilentServer::start(port);
+    let site = site(port, "timeout_seconds = 2\n");
+    let env = [("MENTORSITE_LEASE_SECONDS", "3")];
+    let mut first = start_endpoint(&site, 0, &env);
+    assert_eq!(
+        post_request(
+            &first.url,
+            "sam@mentee.example.net",
+            "Sent to a silent server."
+        ),
+        303
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || first
+            .log()
+            .contains("event=mail_retry")),
+        "a retry after the timeout: {}",
+        first.log()
+    );
+    assert!(*silent.accepted.lock().unwrap() > 0, "it did connect");
+
+    // SIGTERM, likely mid-send (the next attempt is 1 s after the first): out within 10 s.
+    let pid = first.child.id();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let sent_at = Instant::now();
+    let mut exited = None;
+    while sent_at.elapsed() < Duration::from_secs(10) {
+        if let Some(status) = first.child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status =
+        exited.unwrap_or_else(|| panic!("still running 10 s after SIGTERM; log:\n{}", first.log()));
+    assert!(
+        status.success(),
+        "exit {status:?} after SIGTERM: {}",
+        first.log()
+    );
+    let mut stdout = Vec::new();
+    while let Ok(l) = first.lines.recv_timeout(Duration::from_millis(500)) {
+        stdout.push(l);
+    }
+    assert!(
+        stdout.iter().any(|l| l.contains("Stopped.")),
+        "Stopped. on stdout: {stdout:?}"
+    );
+    assert!(!first.log().contains("event=mail_sent"));
+    drop(first);
+
+    // A real server on the same port now; a new endpoint delivers all three.
+    silent.shut();
+    let sink = SmtpSink::start(port);
+    let second = start_endpoint(&site, 0, &env);
+    let mails = sink.wait_for(3, Duration::from_secs(30));
+    assert_eq!(mails.len(), 3, "three mails: {}", second.log());
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.mails().len(), 3, "each once");
+}
+
+#[test]
+fn a_5xx_fails_for_good_and_resend_failed_sends_it() {
+    let sink = SmtpSink::start_rejecting(0, Some(MENTOR));
+    let site = site(sink.port, "");
+    let ep = start_endpoint(&site, 0, &[]);
+    assert_eq!(
+        post_request(
+            &ep.url,
+            "sam@mentee.example.net",
+            "The mentor's server says no."
+        ),
+        303
+    );
+    let mut list = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            list = requests_list(&site);
+            list.contains("FAILED after")
+        }),
+        "FAILED in the list:\n{list}\nlog:\n{}",
+        ep.log()
+    );
+    assert!(ep.log().contains("event=mail_failed"), "{}", ep.log());
+    let mails = sink.wait_for(2, Duration::from_secs(10));
+    assert_eq!(mails.len(), 2, "admin and mentee still get theirs");
+    assert!(mails.iter().all(|m| to_of(m) != MENTOR));
+    // Failed for good: no retry comes.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(sink.mails().len(), 2);
+
+    sink.reject.store(false, Ordering::Relaxed);
+    let resend = common::mentorsite(&[
+        "requests",
+        "resend",
+        "--failed",
+        "--root",
+        site.root().to_str().unwrap(),
+    ])
+    .env("MENTORSITE_SECRET", SECRET)
+    .run();
+    assert_eq!(resend.code, 0, "{resend:?}");
+    assert!(resend.stdout.contains("queued"), "{resend:?}");
+
+    let mails = sink.wait_for(3, Duration::from_secs(20));
+    assert_eq!(mails.len(), 3, "the mentor's mail: {}", ep.log());
+    std::thread::sleep(Duration::from_secs(3));
+    let mails = sink.mails();
+    assert_eq!(
+        mails.iter().filter(|m| to_of(m) == MENTOR).count(),
+        1,
+        "the mentor's mail exactly once"
+    );
+    assert_eq!(mails.len(), 3);
+    assert!(!requests_list(&site).contains("FAILED after"));
+}
