@@ -56,15 +56,34 @@ pub struct Letters {
 /// One mail to compose: its kind, who it goes to and where a reply should go.
 pub type Addressed = (MailKind, Recipient, Option<String>);
 
+/// A request as templates (emails and the service's pages) see it.
 #[derive(Serialize)]
-struct RequestFacts<'a> {
+pub struct RequestFacts<'a> {
     id: &'a str,
     name: &'a str,
     email: &'a str,
     mode: &'a str,
     message: &'a str,
-    respond_by: String,
+    respond_by: &'a str,
+    /// `Monday 30 November 2026`.
     respond_by_long: String,
+}
+
+impl RequestFacts<'_> {
+    pub fn of(r: &StoredRequest) -> RequestFacts<'_> {
+        RequestFacts {
+            id: &r.id,
+            name: &r.name,
+            email: &r.email,
+            mode: &r.mode,
+            message: &r.message,
+            respond_by: &r.respond_by,
+            respond_by_long: r.respond_by.parse::<Date>().map_or_else(
+                |_| r.respond_by.clone(),
+                |d| d.strftime("%A %-d %B %Y").to_string(),
+            ),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -106,24 +125,9 @@ impl Letters {
         list: &[Addressed],
         extras: &Extras<'_>,
     ) -> Result<Vec<NewMail>, MailError> {
-        let respond_by = r.respond_by.parse::<Date>().ok();
         let mut ctx = Context::new();
         ctx.insert("site", &self.site);
-        ctx.insert(
-            "request",
-            &RequestFacts {
-                id: &r.id,
-                name: &r.name,
-                email: &r.email,
-                mode: &r.mode,
-                message: &r.message,
-                respond_by: r.respond_by.clone(),
-                respond_by_long: respond_by.map_or_else(
-                    || r.respond_by.clone(),
-                    |d| d.strftime("%A %-d %B %Y").to_string(),
-                ),
-            },
-        );
+        ctx.insert("request", &RequestFacts::of(r));
         ctx.insert("note", &extras.note.unwrap_or(""));
         ctx.insert("respond_url", &extras.respond_url.unwrap_or(""));
         ctx.insert("withdraw_url", &extras.withdraw_url.unwrap_or(""));

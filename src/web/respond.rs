@@ -9,12 +9,13 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::error::WebError;
 use super::pages::MentorLink;
 use super::{App, blocking};
 use crate::requests::desk::{Answer, Done, MAX_NOTE, Problem};
+use crate::requests::letters::RequestFacts;
 use crate::requests::store::StoredRequest;
 use crate::requests::{Status, TokenError};
 
@@ -30,32 +31,6 @@ pub struct AnswerForm {
     t: String,
     #[serde(default)]
     note: String,
-}
-
-#[derive(Serialize)]
-struct RequestFacts<'a> {
-    id: &'a str,
-    name: &'a str,
-    email: &'a str,
-    mode: &'a str,
-    message: &'a str,
-    respond_by: &'a str,
-    respond_by_long: String,
-}
-
-fn facts(r: &StoredRequest) -> RequestFacts<'_> {
-    RequestFacts {
-        id: &r.id,
-        name: &r.name,
-        email: &r.email,
-        mode: &r.mode,
-        message: &r.message,
-        respond_by: &r.respond_by,
-        respond_by_long: r.respond_by.parse::<jiff::civil::Date>().map_or_else(
-            |_| r.respond_by.clone(),
-            |d| d.strftime("%A %-d %B %Y").to_string(),
-        ),
-    }
 }
 
 /// `GET /requests/{id}/respond?t=…`: read-only.
@@ -169,7 +144,7 @@ pub async fn withdraw(
 
 fn page_context(app: &App, r: &StoredRequest) -> tera::Context {
     let mut ctx = app.pages.context();
-    ctx.insert("request", &facts(r));
+    ctx.insert("request", &RequestFacts::of(r));
     ctx.insert("status", r.status.as_str());
     if let Some(c) = app.desk.directory.get(&r.mentor) {
         ctx.insert(
