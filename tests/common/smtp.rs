@@ -1,9 +1,10 @@
 //! A small SMTP server on 127.0.0.1 speaking the protocol lettre speaks, keeping every message
-//! it accepts; it can refuse one recipient with a 5xx until told otherwise.
+//! it accepts; it can refuse one recipient with a 5xx until told otherwise, and hold its answer
+//! to a message's end for a while (so a test can act between a send and its being recorded).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ pub struct SmtpSink {
     mails: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     pub reject: Arc<AtomicBool>,
+    /// Milliseconds to wait, after keeping a message, before answering `250` to it.
+    pub hold_ms: Arc<AtomicU64>,
 }
 
 impl SmtpSink {
@@ -29,13 +32,16 @@ impl SmtpSink {
         let stop = Arc::new(AtomicBool::new(false));
         let reject = Arc::new(AtomicBool::new(reject_to.is_some()));
         let reject_to = reject_to.map(|a| a.to_ascii_uppercase());
-        let (m, s, r) = (mails.clone(), stop.clone(), reject.clone());
+        let hold_ms = Arc::new(AtomicU64::new(0));
+        let (m, s, r, h) = (mails.clone(), stop.clone(), reject.clone(), hold_ms.clone());
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (m, r, to) = (m.clone(), r.clone(), reject_to.clone());
-                        std::thread::spawn(move || session(stream, &m, &r, to.as_deref()));
+                        let (m, r, h, to) = (m.clone(), r.clone(), h.clone(), reject_to.clone());
+                        std::thread::spawn(move || {
+                            session(stream, &m, &r, &h, to.as_deref());
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
@@ -46,6 +52,7 @@ impl SmtpSink {
             mails,
             stop,
             reject,
+            hold_ms,
         }
     }
 
@@ -72,7 +79,13 @@ impl Drop for SmtpSink {
     }
 }
 
-fn session(stream: TcpStream, mails: &Mutex<Vec<String>>, reject: &AtomicBool, to: Option<&str>) {
+fn session(
+    stream: TcpStream,
+    mails: &Mutex<Vec<String>>,
+    reject: &AtomicBool,
+    hold_ms: &AtomicU64,
+    to: Option<&str>,
+) {
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
@@ -108,6 +121,7 @@ fn session(stream: TcpStream, mails: &Mutex<Vec<String>>, reject: &AtomicBool, t
                 data.push_str(l.strip_prefix('.').unwrap_or(&l));
             }
             mails.lock().unwrap().push(data);
+            std::thread::sleep(Duration::from_millis(hold_ms.load(Ordering::Relaxed)));
             b"250 queued\r\n"
         } else if cmd.starts_with("QUIT") {
             let _ = out.write_all(b"221 bye\r\n");
