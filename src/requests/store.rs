@@ -861,8 +861,10 @@ impl Store {
 
 const MENTOR_ACCEPTED: &str =
     "SELECT COUNT(*) FROM requests WHERE mentor = ?1 AND status = 'accepted'";
+// `+status`: without it SQLite may walk every pending request through `requests_status`
+// (measured: stored requests per second fell by half as pending requests grew to 13,000).
 const PENDING_FROM_ADDRESS: &str =
-    "SELECT COUNT(*) FROM requests WHERE email_key = ?1 AND status = 'pending'";
+    "SELECT COUNT(*) FROM requests WHERE email_key = ?1 AND +status = 'pending'";
 const RECENT_FROM_ADDRESS: &str =
     "SELECT COUNT(*) FROM requests WHERE email_key = ?1 AND created_at >= ?2";
 const DUE: &str = "SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?1
