@@ -2,9 +2,10 @@
 closed requests of the last 300 days spread over the scheme's mentors, with their mail sent.
 Copying a row the service itself wrote keeps this in step with the schema.
 
-    python3 benches/prefill.py DB ROWS [TARGET]
+    python3 benches/prefill.py DB ROWS [TARGET [SLUG,SLUG,...]]
 
-TARGET (a mentor slug) gets no accepted requests, so its capacity stays open for the load."""
+TARGET (a mentor slug) gets no accepted requests, so its capacity stays open for the load;
+the copies are spread over the SLUGs (default: the mentors the database already names)."""
 
 import random
 import sqlite3
@@ -24,37 +25,43 @@ now = int(time.time())
 slugs = sys.argv[4].split(",") if len(sys.argv) > 4 else mentors
 closed = ["accepted", "declined", "lapsed", "withdrawn"]
 
-req_sql = "INSERT INTO requests ({c}) SELECT {v} FROM requests WHERE id = :seed".format(
-    c=", ".join(cols),
-    v=", ".join(
-        {
-            "id": ":id",
-            "created_at": ":created",
-            "mentor": ":mentor",
-            "email": ":email",
-            "email_key": ":email",
-            "status": ":status",
-            "closed_at": ":closed",
-            "answered_at": ":closed",
-        }.get(c, c)
-        for c in cols
-    ),
+
+def copy_sql(table, cols, key, overrides):
+    """INSERT a copy of `table`'s rows whose `key` is the seed, with `overrides` per column."""
+    return "INSERT INTO {t} ({c}) SELECT {v} FROM {t} WHERE {k} = :seed".format(
+        t=table, c=", ".join(cols), v=", ".join(overrides.get(c, c) for c in cols), k=key
+    )
+
+
+req_sql = copy_sql(
+    "requests",
+    cols,
+    "id",
+    {
+        "id": ":id",
+        "created_at": ":created",
+        "mentor": ":mentor",
+        "email": ":email",
+        "email_key": ":email",
+        "status": ":status",
+        "closed_at": ":closed",
+        "answered_at": ":closed",
+    },
 )
-mail_sql = "INSERT INTO outbox ({c}) SELECT {v} FROM outbox WHERE request_id = :seed".format(
-    c=", ".join(mail_cols),
-    v=", ".join(
-        {
-            "request_id": ":id",
-            "message_id": "'<' || :id || '.' || kind || '@prefill>'",
-            "status": "'sent'",
-            "attempts": "1",
-            "next_attempt_at": ":created",
-            "sent_at": ":created",
-            "claim": "NULL",
-            "last_error": "NULL",
-        }.get(c, c)
-        for c in mail_cols
-    ),
+mail_sql = copy_sql(
+    "outbox",
+    mail_cols,
+    "request_id",
+    {
+        "request_id": ":id",
+        "message_id": "'<' || :id || '.' || kind || '@prefill>'",
+        "status": "'sent'",
+        "attempts": "1",
+        "next_attempt_at": ":created",
+        "sent_at": ":created",
+        "claim": "NULL",
+        "last_error": "NULL",
+    },
 )
 started = time.time()
 with con:
