@@ -24,8 +24,8 @@ use crate::requests::store::{Mail, MailQueue, Store, StoreError};
 
 /// Attempts before a mail is given up on (about 4 hours of retries in all).
 pub const MAX_ATTEMPTS: i64 = 8;
-/// Mails claimed at once (and sent side by side).
-const BATCH: usize = 8;
+/// Mails claimed at once (and sent side by side, over the pool's connections).
+const BATCH: usize = 32;
 /// The longest the worker sleeps with nothing due: mail stored by another process (or requeued
 /// by `requests resend`) is found within this.
 const IDLE_POLL: Duration = Duration::from_secs(5);
@@ -211,11 +211,12 @@ impl Outbox {
 
     /// Record mails sent whose outcome is not yet stored.
     async fn record_owed(&mut self) -> Result<(), StoreError> {
-        while let Some(&(id, at)) = self.unrecorded.last() {
-            let store = self.store.clone();
-            blocking(move || store.mark_sent(id, at)).await?;
-            self.unrecorded.pop();
+        if self.unrecorded.is_empty() {
+            return Ok(());
         }
+        let (store, owed) = (self.store.clone(), self.unrecorded.clone());
+        blocking(move || store.mark_all_sent(&owed)).await?;
+        self.unrecorded.clear();
         Ok(())
     }
 

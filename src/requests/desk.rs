@@ -230,9 +230,9 @@ impl Desk {
         let capacity = mentor.capacity;
         let admitted = self
             .store
-            .insert(&request, &mails, now - 24 * 3600, |c| {
+            .insert(&request, &mails, now - 24 * 3600, move |c| {
                 if capacity.is_some_and(|cap| c.mentor_accepted >= i64::from(cap)) {
-                    Some(Refused::Full(mentor.clone()))
+                    Some(Refused::Full(mentor))
                 } else if c.pending_from_address >= PENDING_PER_MENTEE {
                     Some(Refused::PendingLimit)
                 } else if c.recent_from_address >= PER_EMAIL_PER_DAY {

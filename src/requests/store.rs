@@ -82,6 +82,17 @@ CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NU
 pub const BUSY_WAIT: Duration = Duration::from_secs(3);
 /// How long a write waits for the writer connection inside this process.
 pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// The error for a write that waited too long for this process's writer.
+fn overloaded() -> StoreError {
+    StoreError {
+        fault: Fault::Overloaded,
+        source: rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            Some("waited too long for this process's writer".into()),
+        ),
+    }
+}
+
 /// How often a lasting storage fault is logged.
 const LOG_EVERY: Duration = Duration::from_secs(60);
 
@@ -154,6 +165,29 @@ impl Fault {
 pub struct StoreError {
     pub fault: Fault,
     source: rusqlite::Error,
+}
+
+impl StoreError {
+    /// The same error again, for each request of a batch that failed as one.
+    fn again(&self) -> StoreError {
+        let source = match &self.source {
+            rusqlite::Error::SqliteFailure(e, message) => rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code: e.code,
+                    extended_code: e.extended_code,
+                },
+                message.clone(),
+            ),
+            other => rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                Some(other.to_string()),
+            ),
+        };
+        StoreError {
+            fault: self.fault,
+            source,
+        }
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -354,6 +388,10 @@ impl Health {
 
 pub struct Store {
     writer: Mutex<Connection>,
+    /// Requests waiting to be committed by whichever thread takes the writer next.
+    batch: Mutex<Vec<std::sync::Arc<Job>>>,
+    /// `None` for an in-memory database (which has no log).
+    _checkpointer: Option<Checkpointer>,
     /// `None` for an in-memory database, which only one connection can see.
     reader: Option<Mutex<Connection>>,
     pub health: Health,
@@ -372,8 +410,18 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         reader.busy_timeout(Duration::from_secs(1))?;
+        // Checkpoints (copying the log back into the file, with an fsync) run beside the
+        // writer on a connection of their own, not inside whichever request's commit
+        // happens to cross the threshold: that commit, and every request queued behind it,
+        // would wait for the disk.
+        store
+            .writer
+            .lock()
+            .pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = Checkpointer::start(path)?;
         Ok(Store {
             reader: Some(Mutex::new(reader)),
+            _checkpointer: Some(checkpointer),
             ..store
         })
     }
@@ -401,6 +449,8 @@ impl Store {
         }
         Ok(Store {
             writer: Mutex::new(conn),
+            batch: Mutex::new(Vec::new()),
+            _checkpointer: None,
             reader: None,
             health: Health::default(),
         })
@@ -413,13 +463,7 @@ impl Store {
     ) -> Result<T, StoreError> {
         let result = match self.writer.try_lock_for(QUEUE_WAIT) {
             Some(mut conn) => f(&mut conn).map_err(StoreError::from),
-            None => Err(StoreError {
-                fault: Fault::Overloaded,
-                source: rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-                    Some("waited too long for this process's writer".into()),
-                ),
-            }),
+            None => Err(overloaded()),
         };
         self.health.track(result)
     }
@@ -434,16 +478,22 @@ impl Store {
 
     /// Store a request and its emails together, both or neither, if `admit` (shown the
     /// counts, taken in the same transaction) returns `None`; otherwise its refusal.
-    pub fn insert<R>(
+    ///
+    /// Requests posted at once are committed together (group commit): each goes in its own
+    /// savepoint, so one refused or failing request leaves the others, and the whole batch
+    /// costs one write of the log instead of one each.
+    pub fn insert<R: Send + 'static>(
         &self,
         r: &StoredRequest,
         mails: &[NewMail],
         since: i64,
-        admit: impl FnOnce(Counts) -> Option<R>,
+        admit: impl FnOnce(Counts) -> Option<R> + Send + 'static,
     ) -> Result<Result<(), R>, StoreError> {
-        let key = address_key(&r.email);
-        self.write(|conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (r, mails) = (r.clone(), mails.to_vec());
+        let refusal = std::sync::Arc::new(Mutex::new(None));
+        let outcome = refusal.clone();
+        let job = Job::new(Box::new(move |tx| {
+            let key = address_key(&r.email);
             let counts = Counts {
                 mentor_accepted: tx
                     .prepare_cached(MENTOR_ACCEPTED)?
@@ -455,8 +505,9 @@ impl Store {
                     .prepare_cached(RECENT_FROM_ADDRESS)?
                     .query_row(params![key, since], |x| x.get(0))?,
             };
-            if let Some(refusal) = admit(counts) {
-                return Ok(Err(refusal));
+            if let Some(refused) = admit(counts) {
+                *outcome.lock() = Some(refused);
+                return Ok(());
             }
             tx.prepare_cached(
                 "INSERT INTO requests (id, created_at, mentor, name, email, email_key, mode, message, status, respond_by)
@@ -474,10 +525,37 @@ impl Store {
                 r.status.as_str(),
                 r.respond_by
             ])?;
-            insert_mails(&tx, &r.id, mails, r.created_at)?;
-            tx.commit()?;
-            Ok(Ok(()))
+            insert_mails(tx, &r.id, &mails, r.created_at)
+        }));
+        let result = self.commit_together(job);
+        let result = self.health.track(result);
+        result.map(|()| match refusal.lock().take() {
+            Some(refused) => Err(refused),
+            None => Ok(()),
         })
+    }
+
+    /// Queue `job`, then either find it done by another thread's batch or take the writer
+    /// and commit every queued job in one transaction.
+    fn commit_together(&self, job: std::sync::Arc<Job>) -> Result<(), StoreError> {
+        self.batch.lock().push(job.clone());
+        match self.writer.try_lock_for(QUEUE_WAIT) {
+            Some(mut conn) => {
+                // Jobs are taken only under the writer, and a batch finishes before the
+                // writer is let go: this job is either done or still queued.
+                if !job.is_done() {
+                    let jobs = std::mem::take(&mut *self.batch.lock());
+                    run_batch(&mut conn, &jobs);
+                }
+            }
+            None => {
+                if job.cancel() {
+                    return Err(overloaded());
+                }
+                // Taken by a batch that is running now: its result is coming.
+            }
+        }
+        job.wait()
     }
 
     /// Claim up to `limit` due mails for `lease` seconds under `claim`. Each is counted as an
@@ -521,13 +599,23 @@ impl Store {
 
     /// The mail went: whoever holds it now, it is not to be sent again.
     pub fn mark_sent(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        self.mark_all_sent(&[(id, now)])
+    }
+
+    /// Several mails went (`(id, when)`), recorded in one transaction.
+    pub fn mark_all_sent(&self, sent: &[(i64, i64)]) -> Result<(), StoreError> {
         self.write(|c| {
-            c.prepare_cached(
-                "UPDATE outbox SET status = 'sent', sent_at = ?2, claim = NULL, last_error = NULL
-                 WHERE id = ?1 AND status = 'pending'",
-            )?
-            .execute(params![id, now])?;
-            Ok(())
+            let tx = c.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE outbox SET status = 'sent', sent_at = ?2, claim = NULL, last_error = NULL
+                     WHERE id = ?1 AND status = 'pending'",
+                )?;
+                for (id, at) in sent {
+                    stmt.execute(params![id, at])?;
+                }
+            }
+            tx.commit()
         })
     }
 
@@ -883,8 +971,167 @@ const WAITING: &str =
       ORDER BY o.id DESC LIMIT 1)
      FROM requests r WHERE r.status = 'pending' ORDER BY r.created_at, r.id";
 
+/// How often the checkpointer looks at the log.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// A thread that checkpoints the log (PASSIVE: it never blocks the writer, here or in another
+/// process) until the store is dropped.
+struct Checkpointer {
+    stop: std::sync::Arc<(Mutex<bool>, parking_lot::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(Duration::from_millis(100))?;
+        let stop = std::sync::Arc::new((Mutex::new(false), parking_lot::Condvar::new()));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("checkpoint".into())
+            .spawn(move || {
+                let (stopped, bell) = &*flag;
+                let mut stopped = stopped.lock();
+                while !*stopped {
+                    bell.wait_for(&mut stopped, CHECKPOINT_EVERY);
+                    // A failure (a full disk, say) is the writer's to report; try next time.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                }
+            })
+            .map_err(|e| {
+                StoreError::from(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+                    Some(format!("cannot start the checkpoint thread: {e}")),
+                ))
+            })?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        *self.stop.0.lock() = true;
+        self.stop.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+type Work = Box<dyn FnOnce(&Connection) -> rusqlite::Result<()> + Send>;
+
+/// One request's share of a group commit.
+struct Job {
+    work: Mutex<Option<Work>>,
+    /// Queued, taken by a batch, or cancelled by its caller (who waited too long).
+    state: std::sync::atomic::AtomicU8,
+    result: Mutex<Option<Result<(), StoreError>>>,
+    done: parking_lot::Condvar,
+}
+
+const QUEUED: u8 = 0;
+const TAKEN: u8 = 1;
+const CANCELLED: u8 = 2;
+
+impl Job {
+    fn new(work: Work) -> std::sync::Arc<Job> {
+        std::sync::Arc::new(Job {
+            work: Mutex::new(Some(work)),
+            state: QUEUED.into(),
+            result: Mutex::new(None),
+            done: parking_lot::Condvar::new(),
+        })
+    }
+
+    fn take(&self) -> Option<Work> {
+        use std::sync::atomic::Ordering::AcqRel;
+        let taken = self.state.compare_exchange(
+            QUEUED,
+            TAKEN,
+            AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+        );
+        taken.ok().and_then(|_| self.work.lock().take())
+    }
+
+    /// Withdraw the job if no batch has taken it: then it never runs.
+    fn cancel(&self) -> bool {
+        use std::sync::atomic::Ordering::{AcqRel, Acquire};
+        self.state
+            .compare_exchange(QUEUED, CANCELLED, AcqRel, Acquire)
+            .is_ok()
+    }
+
+    fn is_done(&self) -> bool {
+        self.result.lock().is_some()
+    }
+
+    fn finish(&self, result: Result<(), StoreError>) {
+        *self.result.lock() = Some(result);
+        self.done.notify_all();
+    }
+
+    /// The job's result. A taken job's batch holds the writer and is bounded by SQLite's
+    /// busy wait, so this wait is too (with room to spare).
+    fn wait(&self) -> Result<(), StoreError> {
+        let deadline = Instant::now() + QUEUE_WAIT + BUSY_WAIT * 4;
+        let mut result = self.result.lock();
+        while result.is_none() {
+            if self.done.wait_until(&mut result, deadline).timed_out() {
+                return result.take().unwrap_or_else(|| Err(overloaded()));
+            }
+        }
+        result.take().expect("checked above")
+    }
+}
+
+/// Run `jobs` in one transaction, each in a savepoint of its own; every job learns its result.
+fn run_batch(conn: &mut Connection, jobs: &[std::sync::Arc<Job>]) {
+    let taken: Vec<(&Job, Work)> = jobs
+        .iter()
+        .filter_map(|j| j.take().map(|w| (&**j, w)))
+        .collect();
+    if taken.is_empty() {
+        return;
+    }
+    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let e = StoreError::from(e);
+            for (job, _) in &taken {
+                job.finish(Err(e.again()));
+            }
+            return;
+        }
+    };
+    let mut outcomes = Vec::with_capacity(taken.len());
+    for (job, work) in taken {
+        let outcome = tx.savepoint().and_then(|sp| {
+            work(&sp)?;
+            sp.commit()
+        });
+        outcomes.push((job, outcome));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (job, outcome) in outcomes {
+                job.finish(outcome.map_err(StoreError::from));
+            }
+        }
+        Err(e) => {
+            let e = StoreError::from(e);
+            for (job, _) in outcomes {
+                job.finish(Err(e.again()));
+            }
+        }
+    }
+}
+
 fn insert_mails(
-    tx: &rusqlite::Transaction,
+    tx: &Connection,
     request_id: &str,
     mails: &[NewMail],
     now: i64,

@@ -103,17 +103,10 @@ fn limits_are_counted_in_the_storing_transaction_by_normalised_address() {
     insert(&s, &request("r1"), &[]);
     let mut other = request("r2");
     other.email = " sam@EXAMPLE.NET".into();
-    let seen = std::cell::Cell::new(None);
-    let refused = s
-        .insert(&other, &[], 50, |c| {
-            seen.set(Some(c));
-            Some("no")
-        })
-        .unwrap();
-    assert_eq!(refused, Err("no"));
+    let refused = s.insert(&other, &[], 50, Some).unwrap();
     assert_eq!(
-        seen.get(),
-        Some(Counts {
+        refused,
+        Err(Counts {
             mentor_accepted: 0,
             pending_from_address: 1,
             recent_from_address: 1
@@ -297,5 +290,50 @@ fn every_per_request_query_uses_its_index() {
     assert!(
         plan.iter().any(|s| s.contains("outbox_request")),
         "{plan:#?}"
+    );
+}
+
+#[test]
+fn requests_committed_together_keep_their_own_outcomes() {
+    let s = std::sync::Arc::new(Store::in_memory().unwrap());
+    insert(&s, &request("r1"), &[]);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (s, barrier) = (s.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                // One repeats a stored id (a constraint fails), one is refused by its check.
+                let mut r = request(if i == 3 { "r1".into() } else { format!("g{i}") }.as_str());
+                r.email = format!("g{i}@example.net");
+                barrier.wait();
+                s.insert(&r, &[mail(MailKind::Mentor)], 0, move |_| {
+                    (i == 5).then_some("refused")
+                })
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match i {
+            3 => assert!(
+                matches!(outcome, Err(e) if e.fault == Fault::Other),
+                "{outcome:?}"
+            ),
+            5 => assert!(matches!(outcome, Ok(Err("refused"))), "{outcome:?}"),
+            _ => assert!(matches!(outcome, Ok(Ok(()))), "{i}: {outcome:?}"),
+        }
+    }
+    for i in (0..16).filter(|i| ![3, 5].contains(i)) {
+        assert!(s.get(&format!("g{i}")).unwrap().is_some(), "g{i} stored");
+    }
+    assert!(
+        s.get("g5").unwrap().is_none(),
+        "a refused request stores nothing"
+    );
+    let due = s.claim(10_000, 60, "w", 100).unwrap();
+    assert_eq!(
+        due.len(),
+        14,
+        "one mail for each stored request, none for the others"
     );
 }
