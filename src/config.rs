@@ -885,10 +885,9 @@ pub fn origin_of(url: &str) -> String {
     }
 }
 
-/// A deliverable-looking address: what `email_address` accepts, with a dot in the domain.
+/// A deliverable address by the one rule ([`crate::address`]).
 pub fn is_email(s: &str) -> bool {
-    email_address::EmailAddress::parse_with_options(s, email_address::Options::default())
-        .is_ok_and(|e| e.domain().contains('.') && !e.domain().ends_with('.'))
+    crate::address::is_valid(s)
 }
 
 /// `Name <addr@x>` → `addr@x`; a bare address is returned as it is.

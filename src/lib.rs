@@ -9,6 +9,7 @@
 //! ([`requests::store`]) → the worker that claims and sends each mail ([`outbox`]) → [`mail`].
 //! [`service`] runs them as one process; [`live`] is `serve`'s development server.
 
+pub mod address;
 pub mod config;
 pub mod content;
 pub mod diag;

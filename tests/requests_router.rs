@@ -235,7 +235,7 @@ async fn scripts_get_json() {
         v["fields"]["email"]
             .as_str()
             .unwrap()
-            .starts_with("This does not look like an email address")
+            .starts_with("This address has no @")
     );
 }
 
@@ -966,4 +966,32 @@ async fn the_mentee_can_withdraw_and_the_mentor_and_admin_are_told() {
     let (status, page) = get(&h, &format!("/requests/{id}/respond?t={token}")).await;
     assert_eq!(status, StatusCode::GONE);
     assert!(page.contains("This request was withdrawn"));
+}
+
+#[tokio::test]
+async fn addresses_with_a_name_quotes_or_a_literal_are_refused_and_the_text_kept() {
+    let h = harness();
+    for (address, says) in [
+        (
+            "Free money <victim@x.example>",
+            "without a name or angle brackets",
+        ),
+        (
+            "\"a,b\"@x.example",
+            "Addresses with quotation marks cannot be used here",
+        ),
+        ("a@[127.0.0.1]", "not a number in brackets"),
+        ("a@b.example, c@d.example", "Please give one address"),
+    ] {
+        let (status, _, page) = post(
+            &h,
+            form(&[("email", address), ("message", "Kept, every word.")]),
+            &[],
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{address}");
+        assert!(page.contains(says), "{address}: {says}");
+        assert!(page.contains(">Kept, every word.</textarea>"), "{address}");
+    }
+    assert!(h.desk().store.list().unwrap().is_empty());
 }

@@ -251,14 +251,14 @@ pub fn message(
         message: format!("{what}: {e}"),
     };
     let from: Mailbox = from.parse().map_err(|e| permanent("from address", &e))?;
-    let to: Mailbox = to.parse().map_err(|e| permanent("recipient address", &e))?;
+    let to = bare(to).map_err(|e| permanent("recipient address", &e))?;
     let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(subject)
         .message_id(Some(message_id.to_string()));
     if let Some(r) = reply_to {
-        let r: Mailbox = r.parse().map_err(|e| permanent("reply-to address", &e))?;
+        let r = bare(r).map_err(|e| permanent("reply-to address", &e))?;
         builder = builder.reply_to(r);
     }
     builder
@@ -269,6 +269,14 @@ pub fn message(
         .map_err(|e| permanent("building the email", &e))
 }
 
+/// A recipient or reply-to address: by the one address rule ([`crate::address`]), then
+/// lettre's parser. No display name is ever taken from stored data.
+fn bare(address: &str) -> Result<Mailbox, String> {
+    let checked = crate::address::check(address).map_err(|p| p.message().to_string())?;
+    let address: lettre::Address = checked.parse().map_err(|e| format!("{e}"))?;
+    Ok(Mailbox::new(None, address))
+}
+
 /// `<request.kind@domain>`, with the domain of the sender's address.
 pub fn message_id(request_id: &str, kind: &str, from: &str) -> String {
     let domain = crate::config::mailbox_address(from)
@@ -277,4 +285,47 @@ pub fn message_id(request_id: &str, kind: &str, from: &str) -> String {
         .unwrap_or("localhost")
         .to_string();
     format!("<{request_id}.{kind}@{domain}>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(to: &str, reply_to: Option<&str>) -> Result<Message, SendError> {
+        message(
+            "Scheme <no-reply@example.org>",
+            to,
+            reply_to,
+            "<r1.mentor@example.org>",
+            "Subject",
+            "text",
+            "<p>html</p>",
+        )
+    }
+
+    #[test]
+    fn a_stored_address_in_another_form_fails_for_good_with_the_rule_s_words() {
+        for bad in [
+            "Free money <victim@x.example>",
+            "\"a,b\"@x.example",
+            "a@[127.0.0.1]",
+        ] {
+            let e = build(bad, None).unwrap_err();
+            assert!(!e.temporary, "{bad}");
+            assert!(
+                e.message.starts_with("recipient address: "),
+                "{}",
+                e.message
+            );
+            let e = build("sam@example.org", Some(bad)).unwrap_err();
+            assert!(e.message.starts_with("reply-to address: "), "{}", e.message);
+        }
+        let m = build(" sam@example.org ", Some("mentee@example.net")).unwrap();
+        let headers = m.headers().to_string();
+        assert!(headers.contains("To: sam@example.org\r\n"), "{headers}");
+        assert!(
+            headers.contains("Reply-To: mentee@example.net\r\n"),
+            "{headers}"
+        );
+    }
 }

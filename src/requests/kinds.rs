@@ -202,7 +202,7 @@ parse_by_name!(MailKind, "mail kind");
 /// The form of an address used to find a mentee's other requests: trimmed and lower-cased
 /// (mail systems treat `Sam@Example.NET` and `sam@example.net` as one mailbox).
 pub fn address_key(address: &str) -> String {
-    address.trim().to_lowercase()
+    crate::address::key(address)
 }
 
 #[cfg(test)]

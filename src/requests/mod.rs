@@ -100,16 +100,17 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
         );
     }
     let email = text(&form.email);
-    if email.is_empty() {
-        errors.insert(
-            "email",
-            "Please give your email address, so the mentor's answer can reach you.".to_string(),
-        );
-    } else if email.chars().any(char::is_control)
-        || !crate::config::is_email(&email)
-        || email.len() > 254
-    {
-        errors.insert("email", "This does not look like an email address. Please check it for a typo (for example name@example.org).".to_string());
+    match crate::address::check(&email) {
+        Ok(_) => {}
+        Err(crate::address::Problem::Empty) => {
+            errors.insert(
+                "email",
+                "Please give your email address, so the mentor's answer can reach you.".to_string(),
+            );
+        }
+        Err(p) => {
+            errors.insert("email", p.message().to_string());
+        }
     }
     let message = form
         .message
