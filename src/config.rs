@@ -104,6 +104,9 @@ pub struct Requests {
     /// Where forms post, without a trailing slash; empty for the site's own origin.
     pub url: String,
     pub allowed_origins: Vec<String>,
+    /// Proxies (such as the TLS proxy in front of the service) whose `X-Forwarded-For` is
+    /// believed: the client's address is taken from it only when the peer is one of these.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub database: PathBuf,
     pub retention_days: u32,
 }
@@ -338,6 +341,8 @@ struct RawRequests {
     url: Spanned<String>,
     #[serde(default)]
     allowed_origins: Vec<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
     database: Option<Spanned<String>>,
     retention_days: Option<Spanned<u32>>,
 }
@@ -347,6 +352,7 @@ impl Default for RawRequests {
         Self {
             url: default_url(),
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             database: None,
             retention_days: None,
         }
@@ -717,6 +723,17 @@ fn validate_requests(raw: RawRequests, base_url: &str, c: &mut Checker) -> Reque
     if allowed_origins.is_empty() {
         allowed_origins.push(origin_of(base_url));
     }
+    let mut trusted_proxies = Vec::new();
+    for p in &raw.trusted_proxies {
+        match p.get_ref().trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => trusted_proxies.push(ip),
+            Err(_) => c.error(
+                p.span(),
+                format!("`{}` is not an IP address", p.get_ref()),
+                "list the addresses the proxy connects from, e.g. [\"127.0.0.1\", \"::1\"]",
+            ),
+        }
+    }
     let database = raw
         .database
         .map_or_else(|| "data/requests.sqlite".to_string(), Spanned::into_inner);
@@ -735,6 +752,7 @@ fn validate_requests(raw: RawRequests, base_url: &str, c: &mut Checker) -> Reque
     Requests {
         url,
         allowed_origins,
+        trusted_proxies,
         database: PathBuf::from(database),
         retention_days,
     }
@@ -831,7 +849,13 @@ fn known_keys(parent: &[&str]) -> &'static [&'static str] {
             "key", "label", "type", "required", "filter", "private", "values", "help",
         ],
         ["images"] => &["sizes", "formats", "quality"],
-        ["requests"] => &["url", "allowed_origins", "database", "retention_days"],
+        ["requests"] => &[
+            "url",
+            "allowed_origins",
+            "trusted_proxies",
+            "database",
+            "retention_days",
+        ],
         ["email"] => &["from", "transport", "outbox_dir", "smtp"],
         ["email", "smtp"] => &["host", "port", "username", "tls", "timeout_seconds"],
         _ => &[],

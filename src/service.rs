@@ -117,7 +117,9 @@ pub fn endpoint(
         desk.clock(),
     );
     Ok(Endpoint {
-        app: Arc::new(App::new(desk, pages, origins)),
+        app: Arc::new(
+            App::new(desk, pages, origins).trust_proxies(config.requests.trusted_proxies.clone()),
+        ),
         outbox,
     })
 }

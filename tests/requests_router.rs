@@ -64,6 +64,10 @@ fn harness() -> Harness {
 }
 
 fn harness_with_rate(per_minute: u32) -> Harness {
+    harness_with(per_minute, Vec::new())
+}
+
+fn harness_with(per_minute: u32, trusted_proxies: Vec<std::net::IpAddr>) -> Harness {
     let clock = Arc::new(AtomicI64::new(NOW));
     let site = Site::fixture("doctors");
     site.write(
@@ -101,6 +105,7 @@ fn harness_with_rate(per_minute: u32) -> Harness {
         prepared.config.requests.allowed_origins.clone(),
     );
     app.set_rate_per_minute(NonZeroU32::new(per_minute).unwrap());
+    let app = app.trust_proxies(trusted_proxies);
     Harness {
         app: Arc::new(app),
         _site: site,
@@ -134,6 +139,16 @@ async fn post(
     body: String,
     headers: &[(&str, &str)],
 ) -> (StatusCode, Option<String>, String) {
+    post_from(h, "192.0.2.10", body, headers).await
+}
+
+/// Post as the peer `peer` (the address the connection comes from).
+async fn post_from(
+    h: &Harness,
+    peer: &str,
+    body: String,
+    headers: &[(&str, &str)],
+) -> (StatusCode, Option<String>, String) {
     let mut req = Request::post("/requests")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
     let mut has_origin = false;
@@ -144,10 +159,11 @@ async fn post(
     if !has_origin {
         req = req.header(header::ORIGIN, ORIGIN);
     }
-    let res = router(h.app.clone())
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
+    let mut req = req.body(Body::from(body)).unwrap();
+    let peer: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let res = router(h.app.clone()).oneshot(req).await.unwrap();
     let status = res.status();
     let location = res
         .headers()
@@ -326,7 +342,7 @@ async fn too_many_posts_from_one_client_429() {
     }
     let (status, _, page) = post(&h, form(&[]), &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(page.contains("Please wait a minute and try again"));
+    assert!(page.contains("please wait a minute and send it again"));
 }
 
 #[tokio::test]
@@ -994,4 +1010,110 @@ async fn addresses_with_a_name_quotes_or_a_literal_are_refused_and_the_text_kept
         assert!(page.contains(">Kept, every word.</textarea>"), "{address}");
     }
     assert!(h.desk().store.list().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_mentee_fixing_a_form_ten_times_is_not_locked_out() {
+    let h = harness_with_rate(10);
+    for _ in 0..10 {
+        let (status, _, _) = post(&h, form(&[("consent", "")]), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, location, _) = post(&h, form(&[]), &[]).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the eleventh post, right at last"
+    );
+    assert!(location.is_some());
+}
+
+#[tokio::test]
+async fn junk_is_limited_apart_and_the_429_keeps_the_text() {
+    let h = harness_with_rate(2);
+    for _ in 0..6 {
+        assert_eq!(
+            post(&h, form(&[("consent", "")]), &[]).await.0,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let (status, _, page) = post(
+        &h,
+        form(&[("consent", ""), ("message", "Still here.")]),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "three times the valid allowance"
+    );
+    assert!(page.contains(">Still here.</textarea>"), "the text is kept");
+    // Junk did not use up the allowance of real requests.
+    for i in 0..2 {
+        let email = format!("sam{i}@example.net");
+        let (status, _, _) = post(&h, form(&[("email", &email)]), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "valid post {i}");
+    }
+    let (status, _, page) = post(&h, form(&[("message", "Kept too.")]), &[]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains(">Kept too.</textarea>"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_mentee_is_counted_alone() {
+    let proxy: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let h = harness_with(2, vec![proxy]);
+    let junk = || form(&[("consent", "")]);
+    let from_a = [("x-forwarded-for", "203.0.113.5")];
+    for _ in 0..6 {
+        post_from(&h, "127.0.0.1", junk(), &from_a).await;
+    }
+    assert_eq!(
+        post_from(&h, "127.0.0.1", junk(), &from_a).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the junk sender is limited"
+    );
+    // A spoofed first hop does not help: the proxy appends the real peer.
+    let spoofed = [("x-forwarded-for", "198.51.100.99, 203.0.113.5")];
+    assert_eq!(
+        post_from(&h, "127.0.0.1", junk(), &spoofed).await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let from_b = [("x-forwarded-for", "198.51.100.7")];
+    let (status, _, _) = post_from(&h, "127.0.0.1", form(&[]), &from_b).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "another mentee behind the same proxy"
+    );
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let h = harness_with(2, vec!["127.0.0.1".parse().unwrap()]);
+    for i in 0..2 {
+        let email = format!("sam{i}@example.net");
+        let xff = format!("203.0.113.{i}");
+        let (status, _, _) = post_from(
+            &h,
+            "192.0.2.50",
+            form(&[("email", &email)]),
+            &[("x-forwarded-for", &xff)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (status, _, _) = post_from(
+        &h,
+        "192.0.2.50",
+        form(&[("email", "sam9@example.net")]),
+        &[("x-forwarded-for", "203.0.113.200")],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "counted against the peer"
+    );
 }

@@ -7,6 +7,7 @@ pub mod pages;
 pub mod requests;
 pub mod respond;
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -21,10 +22,20 @@ use pages::Pages;
 pub struct App {
     pub desk: Arc<Desk>,
     pub pages: Arc<Pages>,
-    per_ip: DefaultKeyedRateLimiter<String>,
+    /// Posts that passed the form's checks, per client a minute.
+    valid_posts: DefaultKeyedRateLimiter<IpAddr>,
+    /// Posts that did not, counted apart (three times as many allowed): a mentee fixing a
+    /// form is never locked out by their own mistakes, and junk does not use up the
+    /// allowance of real requests.
+    invalid_posts: DefaultKeyedRateLimiter<IpAddr>,
     /// Origins whose pages may post (config plus, under `serve`, the local address).
     origins: Vec<String>,
+    /// Peers whose `X-Forwarded-For` names the client (`[requests] trusted_proxies`).
+    trusted_proxies: Vec<IpAddr>,
 }
+
+/// Invalid posts allowed for each valid one.
+const INVALID_PER_VALID: u32 = 3;
 
 impl App {
     pub fn new(desk: Arc<Desk>, pages: Pages, origins: Vec<String>) -> App {
@@ -33,19 +44,41 @@ impl App {
             .and_then(|v| v.parse::<u32>().ok())
             .and_then(NonZeroU32::new)
             .unwrap_or(NonZeroU32::new(10).expect("ten"));
+        let (valid_posts, invalid_posts) = limiters(per_minute);
         App {
             desk,
             pages: Arc::new(pages),
-            per_ip: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            valid_posts,
+            invalid_posts,
             origins,
+            trusted_proxies: Vec::new(),
         }
     }
 
-    /// Allow `n` posts a minute from one client (the default is 10, or
-    /// `MENTORSITE_RATE_PER_MINUTE`).
+    /// Allow `n` valid posts a minute from one client, and three times as many invalid
+    /// ones (the default is 10, or `MENTORSITE_RATE_PER_MINUTE`).
     pub fn set_rate_per_minute(&mut self, n: NonZeroU32) {
-        self.per_ip = RateLimiter::keyed(Quota::per_minute(n));
+        (self.valid_posts, self.invalid_posts) = limiters(n);
     }
+
+    /// Believe `X-Forwarded-For` from these peers (the proxy in front of the service).
+    pub fn trust_proxies(mut self, proxies: Vec<IpAddr>) -> App {
+        self.trusted_proxies = proxies;
+        self
+    }
+}
+
+fn limiters(
+    per_minute: NonZeroU32,
+) -> (
+    DefaultKeyedRateLimiter<IpAddr>,
+    DefaultKeyedRateLimiter<IpAddr>,
+) {
+    let invalid = per_minute.saturating_mul(NonZeroU32::new(INVALID_PER_VALID).expect("three"));
+    (
+        RateLimiter::keyed(Quota::per_minute(per_minute)),
+        RateLimiter::keyed(Quota::per_minute(invalid)),
+    )
 }
 
 pub fn router(app: Arc<App>) -> Router {

@@ -4,7 +4,7 @@
 //! then handed to the desk, which stores the request and its three emails in one transaction
 //! and wakes the outbox. The mentee is sent on to the site's `requests/sent/` page.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,19 +80,25 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             "Requests can only be sent from the scheme's own pages. Please open the mentor's page on the scheme's site and send it from there.",
         ));
     }
-    let client = parts
+    let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
-    if app.per_ip.check_key(&client).is_err() {
+        .map(|c| c.0.ip());
+    let client = client_address(peer, &parts.headers, &app.trusted_proxies);
+    let too_many = |form: Option<Form>| {
         crate::log::event("request_refused", &[("reason", "rate")]);
-        return Err(WebError::form(
+        let e = WebError::form(
             StatusCode::TOO_MANY_REQUESTS,
             "rate",
             "Too many requests at once",
-            "We have received several requests from your connection in the last minute. Please wait a minute and try again.",
-        ));
-    }
+            "We have received several requests from your connection in the last minute. Everything you typed is kept below: please wait a minute and send it again.",
+        )
+        .retry_after(60);
+        match form {
+            Some(f) => e.keep(f),
+            None => e,
+        }
+    };
     let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
         WebError::form(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -101,14 +107,20 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             "Please shorten your message (it can be up to 4,000 characters) and send it again.",
         )
     })?;
-    let form: Form = serde_urlencoded::from_bytes(&bytes).map_err(|_| {
-        WebError::form(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "We could not read your request",
-            "Please go back to the mentor's page and send the form again.",
-        )
-    })?;
+    let form: Form = match serde_urlencoded::from_bytes(&bytes) {
+        Ok(form) => form,
+        Err(_) => {
+            if app.invalid_posts.check_key(&client).is_err() {
+                return Err(too_many(None));
+            }
+            return Err(WebError::form(
+                StatusCode::BAD_REQUEST,
+                "malformed",
+                "We could not read your request",
+                "Please go back to the mentor's page and send the form again.",
+            ));
+        }
+    };
     if requests::looks_automated(&form, app.desk.now() * 1000) {
         crate::log::event("request_dropped", &[("reason", "automated")]);
         return Ok(None);
@@ -121,17 +133,26 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             name: c.name,
             url: c.url,
         });
-    let valid = requests::validate(&form).map_err(|errors| {
-        WebError::form(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "Please check your request",
-            "Some of what you wrote needs another look. Everything you typed is kept below.",
-        )
-        .with_fields(errors)
-        .keep(form.clone())
-        .with_mentor(mentor.clone())
-    })?;
+    let valid = match requests::validate(&form) {
+        Ok(valid) => valid,
+        Err(errors) => {
+            if app.invalid_posts.check_key(&client).is_err() {
+                return Err(too_many(Some(form)).with_mentor(mentor));
+            }
+            return Err(WebError::form(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "Please check your request",
+                "Some of what you wrote needs another look. Everything you typed is kept below.",
+            )
+            .with_fields(errors)
+            .keep(form)
+            .with_mentor(mentor));
+        }
+    };
+    if app.valid_posts.check_key(&client).is_err() {
+        return Err(too_many(Some(form)).with_mentor(mentor));
+    }
     let desk = app.desk.clone();
     match blocking(move || desk.submit(&valid)).await {
         Ok(s) => Ok(Some(s)),
@@ -217,6 +238,51 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
     }
 }
 
+/// The client a post is counted against. Behind a proxy every post comes from the proxy, so
+/// when the peer is one of `trusted` the client is the last address in `X-Forwarded-For`
+/// that is not itself a trusted proxy (the ones before it are the client's to write, and
+/// prove nothing). From any other peer the header is ignored. IPv6 clients are counted by
+/// their /64 network (one household or phone has a whole one), IPv4 in IPv6 as IPv4.
+pub fn client_address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), canonical);
+    let client = if trusted.contains(&peer) {
+        let hops: Vec<Option<IpAddr>> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|hop| hop.trim().parse::<IpAddr>().ok().map(canonical))
+            .collect();
+        let mut client = peer;
+        for hop in hops.into_iter().rev() {
+            match hop {
+                Some(ip) if trusted.contains(&ip) => continue,
+                Some(ip) => client = ip,
+                // The proxy wrote something that is not an address: trust none of it.
+                None => {}
+            }
+            break;
+        }
+        client
+    } else {
+        peer
+    };
+    match client {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
 /// Browsers send `Origin` on a cross-site POST and, today, on same-site form posts too. Some
 /// privacy tools strip it; then the `Referer` tells. A request with neither is not from a web
 /// page of another site (browsers always send one of them on a cross-site post), so it passes:
@@ -254,4 +320,46 @@ fn sent(app: &App) -> Response {
         .header(header::LOCATION, location)
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::SEE_OTHER.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn xff(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn the_client_is_the_last_untrusted_hop_from_a_trusted_peer_only() {
+        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
+        let client = |peer: &str, h: &HeaderMap| client_address(Some(ip(peer)), h, &trusted);
+        assert_eq!(client("127.0.0.1", &xff("203.0.113.5")), ip("203.0.113.5"));
+        assert_eq!(
+            client("127.0.0.1", &xff("1.1.1.1, 203.0.113.5, 10.0.0.2")),
+            ip("203.0.113.5"),
+            "hops written by the client are not believed; trusted hops are skipped"
+        );
+        assert_eq!(
+            client("127.0.0.1", &xff("203.0.113.5, junk")),
+            ip("127.0.0.1")
+        );
+        assert_eq!(client("127.0.0.1", &HeaderMap::new()), ip("127.0.0.1"));
+        assert_eq!(client("192.0.2.9", &xff("203.0.113.5")), ip("192.0.2.9"));
+        assert_eq!(
+            client("2001:db8:1:2:3:4:5:6", &HeaderMap::new()),
+            ip("2001:db8:1:2::"),
+            "IPv6 by its /64"
+        );
+        assert_eq!(
+            client("::ffff:192.0.2.9", &HeaderMap::new()),
+            ip("192.0.2.9")
+        );
+    }
 }
