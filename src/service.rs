@@ -66,8 +66,8 @@ pub fn desk(root: &Path, prepared: &Prepared, secret: Vec<u8>) -> Result<Desk, S
         &config.base_url,
         &config.scheme.admin_email,
     ));
-    let clock = crate::requests::desk::clock_from_env().map_err(StartError::Clock)?;
-    Ok(Desk::new(root, config, directory, store, secret, clock)?)
+    let (clock, millis) = crate::requests::desk::clock_from_env().map_err(StartError::Clock)?;
+    Ok(Desk::new(root, config, directory, store, secret, clock)?.with_millis(millis))
 }
 
 /// Everything the service runs.

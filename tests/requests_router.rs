@@ -29,6 +29,8 @@ struct Harness {
     app: Arc<App>,
     _site: Site,
     clock: Arc<AtomicI64>,
+    /// Milliseconds past the clock's second.
+    millis: Arc<AtomicI64>,
 }
 
 impl Harness {
@@ -89,6 +91,8 @@ fn harness_with(per_minute: u32, trusted_proxies: Vec<std::net::IpAddr>) -> Harn
         &config.scheme.admin_email,
     ));
     let c = clock.clone();
+    let (c2, millis) = (clock.clone(), Arc::new(AtomicI64::new(0)));
+    let m = millis.clone();
     let desk = Desk::new(
         site.root(),
         config,
@@ -97,7 +101,10 @@ fn harness_with(per_minute: u32, trusted_proxies: Vec<std::net::IpAddr>) -> Harn
         KEY.to_vec(),
         Arc::new(move || c.load(Ordering::SeqCst)),
     )
-    .expect("desk");
+    .expect("desk")
+    .with_millis(Arc::new(move || {
+        c2.load(Ordering::SeqCst) * 1000 + m.load(Ordering::SeqCst)
+    }));
     let pages = Pages::new(config, &prepared.register, prepared.theme, desk.today());
     let mut app = App::new(
         Arc::new(desk),
@@ -110,6 +117,7 @@ fn harness_with(per_minute: u32, trusted_proxies: Vec<std::net::IpAddr>) -> Harn
         app: Arc::new(app),
         _site: site,
         clock,
+        millis,
     }
 }
 
@@ -324,11 +332,46 @@ async fn unknown_mentor_404_and_mentors_not_taking_requests_409() {
 }
 
 #[tokio::test]
-async fn a_body_over_the_limit_is_413() {
+async fn lengths_are_counted_in_characters_in_any_script_and_nothing_typed_is_lost() {
     let h = harness();
-    let (status, _, page) = post(&h, form(&[("message", &"x".repeat(20_000))]), &[]).await;
+    // 1,900 Chinese characters, and 4,000 four-byte ones (48 KB once encoded), are taken.
+    for (i, message) in ["请".repeat(1900), "𝄞".repeat(4000)].iter().enumerate() {
+        let email = format!("script{i}@example.net");
+        let (status, _, page) =
+            post(&h, form(&[("email", &email), ("message", message)]), &[]).await;
+        assert_eq!(status, StatusCode::SEE_OTHER, "{i}: {page}");
+    }
+    // One character over: the field says so, in characters, and keeps the text.
+    let over = "ع".repeat(4001);
+    let (status, _, page) = post(&h, form(&[("message", &over)]), &[]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("under 4,000 characters (it is 4,001 now)"),
+        "{page}"
+    );
+    assert!(page.contains(&format!(">{over}</textarea>")));
+    // Past the body limit: 413, and still the form with everything typed.
+    let huge = "x".repeat(100_000);
+    let (status, _, page) = post(&h, form(&[("message", &huge)]), &[]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(page.contains("Your request is too long"));
+    assert!(page.contains("Everything you typed is kept below"));
+    assert!(page.contains(&format!(">{huge}</textarea>")));
+    assert!(page.contains("value=\"sam@example.net\""));
+    // Far past it, nothing can be kept, and the page says only what to do.
+    let (status, _, page) = post(&h, form(&[("message", &"x".repeat(300_000))]), &[]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(!page.contains("kept below"));
+    assert_eq!(h.desk().store.list().unwrap().len(), 2);
+}
+
+#[test]
+fn numbers_in_messages_have_thousands_separators() {
+    use mentorsite::requests::thousands;
+    assert_eq!(thousands(0), "0");
+    assert_eq!(thousands(999), "999");
+    assert_eq!(thousands(4000), "4,000");
+    assert_eq!(thousands(1234567), "1,234,567");
 }
 
 #[tokio::test]
@@ -1116,4 +1159,27 @@ async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         StatusCode::TOO_MANY_REQUESTS,
         "counted against the peer"
     );
+}
+
+#[tokio::test]
+async fn the_form_age_is_measured_in_milliseconds() {
+    let h = harness();
+    let loaded = NOW * 1000 + 900;
+    // 100 ms after the page loaded, across a second's edge: a robot.
+    h.millis.store(1000, Ordering::SeqCst);
+    let (status, _, _) = post(&h, form(&[("form_age", &loaded.to_string())]), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "answered as if taken");
+    assert!(h.desk().store.list().unwrap().is_empty(), "and dropped");
+    // 2.9 s: still too quick; 3.5 s: a person.
+    h.clock.store(NOW + 3, Ordering::SeqCst);
+    h.millis.store(800, Ordering::SeqCst);
+    post(&h, form(&[("form_age", &loaded.to_string())]), &[]).await;
+    assert!(
+        h.desk().store.list().unwrap().is_empty(),
+        "2.9 s is dropped"
+    );
+    h.millis.store(1400 - 1000, Ordering::SeqCst);
+    h.clock.store(NOW + 4, Ordering::SeqCst);
+    post(&h, form(&[("form_age", &loaded.to_string())]), &[]).await;
+    assert_eq!(h.desk().store.list().unwrap().len(), 1, "3.5 s is kept");
 }

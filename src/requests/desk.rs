@@ -24,6 +24,8 @@ pub const MAX_NOTE: usize = 1000;
 
 /// Seconds since the epoch, now.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+/// Milliseconds since the epoch, now (for the form's age, which is measured in them).
+pub type MillisClock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// The scheme's rules for deadlines, from `[scheme]` and `[requests]`.
 struct Rules {
@@ -39,6 +41,7 @@ pub struct Desk {
     pub directory: Arc<Directory>,
     pub queue: Arc<MailQueue>,
     clock: Clock,
+    millis: MillisClock,
     letters: Letters,
     links: Links,
     rules: Rules,
@@ -130,11 +133,13 @@ impl Desk {
     ) -> Result<Desk, MailError> {
         let kinds: Vec<&str> = MailKind::ALL.iter().map(|k| k.as_str()).collect();
         let templates = Templates::load(root, &config.theme, &kinds)?;
+        let seconds = clock.clone();
         Ok(Desk {
             store,
             directory,
             queue: Arc::new(MailQueue::default()),
             clock,
+            millis: Arc::new(move || seconds() * 1000),
             letters: Letters::new(templates, config),
             links: Links::new(config, secret),
             rules: Rules {
@@ -149,6 +154,18 @@ impl Desk {
 
     pub fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    /// Now in milliseconds: by the clock given to [`Desk::with_millis`], or the seconds
+    /// clock's whole seconds.
+    pub fn now_millis(&self) -> i64 {
+        (self.millis)()
+    }
+
+    /// Measure milliseconds with `millis` (which must agree with the seconds clock).
+    pub fn with_millis(mut self, millis: MillisClock) -> Desk {
+        self.millis = millis;
+        self
     }
 
     pub fn clock(&self) -> Clock {
@@ -516,20 +533,24 @@ impl Desk {
 /// The service's clock: the real time, or, when `MENTORSITE_NOW` holds an RFC 3339 instant,
 /// a clock that starts there and keeps ticking. That is for trying the lifecycle (reminders,
 /// lapse) without waiting a week, and for the end-to-end tests; never set it in production.
-pub fn clock_from_env() -> Result<Clock, String> {
+pub fn clock_from_env() -> Result<(Clock, MillisClock), String> {
     let Ok(text) = std::env::var("MENTORSITE_NOW") else {
-        return Ok(Arc::new(|| jiff::Timestamp::now().as_second()));
+        return Ok((
+            Arc::new(|| jiff::Timestamp::now().as_second()),
+            Arc::new(|| jiff::Timestamp::now().as_millisecond()),
+        ));
     };
     let start: jiff::Timestamp = text.trim().parse().map_err(|e| {
         format!(
             "MENTORSITE_NOW={text:?} is not an RFC 3339 instant such as 2026-11-23T09:00:00Z: {e}"
         )
     })?;
-    let offset = start.as_second() - jiff::Timestamp::now().as_second();
+    let offset = start.as_millisecond() - jiff::Timestamp::now().as_millisecond();
     crate::log::event("clock_override", &[("now", &start.to_string())]);
-    Ok(Arc::new(move || {
-        jiff::Timestamp::now().as_second() + offset
-    }))
+    Ok((
+        Arc::new(move || (jiff::Timestamp::now().as_millisecond() + offset).div_euclid(1000)),
+        Arc::new(move || jiff::Timestamp::now().as_millisecond() + offset),
+    ))
 }
 
 #[cfg(test)]

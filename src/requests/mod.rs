@@ -132,8 +132,9 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
         errors.insert(
             "message",
             format!(
-                "Please keep your message under {MAX_MESSAGE} characters (it is {} now). You can say more when you meet.",
-                message.chars().count()
+                "Please keep your message under {} characters (it is {} now). You can say more when you meet.",
+                thousands(MAX_MESSAGE),
+                thousands(message.chars().count())
             ),
         );
     }
@@ -164,6 +165,19 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
     } else {
         Err(FormErrors(errors))
     }
+}
+
+/// `4000` → `4,000`, as the form's messages write numbers.
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 /// The date of `ts` (seconds) in `tz`: a request sent at 23:30 UTC on a summer Saturday was

@@ -19,8 +19,12 @@ use super::{App, blocking};
 use crate::requests::desk::{PENDING_PER_MENTEE, Refused};
 use crate::requests::{self, Form};
 
-/// The most a form post may weigh.
-pub const MAX_BODY: usize = 16 * 1024;
+/// The most a form post may weigh: room for every field at its longest in any script (a
+/// 4,000-character message of four-byte characters, percent-encoded, is 48 KiB).
+pub const MAX_BODY: usize = 64 * 1024;
+/// Past [`MAX_BODY`], a post is still read up to this, so the form can be shown again with
+/// what was typed; beyond it, nothing of it is kept.
+pub const HARD_BODY: usize = 256 * 1024;
 /// How long `/healthz` waits for the database to answer a read.
 const HEALTH_WAIT: Duration = Duration::from_secs(2);
 
@@ -99,14 +103,20 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             None => e,
         }
     };
-    let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| {
+    let too_large = |kept: &str| {
         WebError::form(
             StatusCode::PAYLOAD_TOO_LARGE,
             "too_large",
             "Your request is too long",
-            "Please shorten your message (it can be up to 4,000 characters) and send it again.",
+            format!(
+                "Please shorten your message (it can be up to {} characters) and send it again.{kept}",
+                requests::thousands(requests::MAX_MESSAGE)
+            ),
         )
-    })?;
+    };
+    let bytes = axum::body::to_bytes(body, HARD_BODY)
+        .await
+        .map_err(|_| too_large(""))?;
     let form: Form = match serde_urlencoded::from_bytes(&bytes) {
         Ok(form) => form,
         Err(_) => {
@@ -121,7 +131,7 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             ));
         }
     };
-    if requests::looks_automated(&form, app.desk.now() * 1000) {
+    if requests::looks_automated(&form, app.desk.now_millis()) {
         crate::log::event("request_dropped", &[("reason", "automated")]);
         return Ok(None);
     }
@@ -133,6 +143,16 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
             name: c.name,
             url: c.url,
         });
+    if bytes.len() > MAX_BODY {
+        if app.invalid_posts.check_key(&client).is_err() {
+            return Err(too_many(Some(form)).with_mentor(mentor));
+        }
+        let fields = requests::validate(&form).err().unwrap_or_default();
+        return Err(too_large(" Everything you typed is kept below.")
+            .with_fields(fields)
+            .keep(form)
+            .with_mentor(mentor));
+    }
     let valid = match requests::validate(&form) {
         Ok(valid) => valid,
         Err(errors) => {

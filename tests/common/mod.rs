@@ -232,6 +232,22 @@ impl Running {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Stop as a service manager does (SIGTERM), so what it sent is recorded; killed if it
+    /// is not gone within 10 s.
+    #[allow(dead_code)]
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Running {
