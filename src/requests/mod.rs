@@ -5,6 +5,7 @@
 
 pub mod desk;
 pub mod directory;
+pub mod export;
 pub mod kinds;
 pub mod letters;
 pub mod report;
