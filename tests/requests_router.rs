@@ -1183,3 +1183,187 @@ async fn the_form_age_is_measured_in_milliseconds() {
     post(&h, form(&[("form_age", &loaded.to_string())]), &[]).await;
     assert_eq!(h.desk().store.list().unwrap().len(), 1, "3.5 s is kept");
 }
+
+/// The error summary's lines, in the order shown.
+fn summary(page: &str) -> Vec<String> {
+    let start = page.find("What to change").expect("a summary");
+    let list = &page[start..start + page[start..].find("</ul>").unwrap()];
+    list.split("<li><a href=\"#req-")
+        .skip(1)
+        .map(|l| l.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_error_summary_follows_the_form_top_to_bottom_every_time() {
+    let h = harness();
+    let bad = form(&[
+        ("name", ""),
+        ("email", "nope"),
+        ("mode", "carrier pigeon"),
+        ("message", ""),
+        ("consent", ""),
+    ]);
+    for _ in 0..5 {
+        let (status, _, page) = post(&h, bad.clone(), &[]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            summary(&page),
+            ["name", "email", "mode", "message", "consent"],
+            "the order of the fields on the page"
+        );
+    }
+}
+
+/// Send `method uri` with `content_type` and `body` to `app`; status, headers, body.
+async fn send(
+    app: axum::Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = app
+        .oneshot(req.body(Body::from(body.to_string())).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (res.status(), res.headers().clone());
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_reloaded_error_page_leads_back_and_sends_nothing() {
+    let h = harness();
+    let (status, page) = get(&h, "/requests").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("<h1>Requests are sent from a mentor&#39;s page</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("it has not been sent"));
+    assert!(
+        page.contains(">All mentors</a>"),
+        "a way back to the register"
+    );
+    assert!(h.desk().store.list().unwrap().is_empty());
+}
+
+/// Method, address, headers, body; the status and the page's title expected.
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    &'a str,
+    StatusCode,
+    &'a str,
+);
+
+#[tokio::test]
+async fn every_refusal_on_every_route_is_the_theme_s_page_or_json() {
+    let h = harness();
+    let app = || router(h.app.clone());
+    let form_type = ("content-type", "application/x-www-form-urlencoded");
+    let cases: [Case; 6] = [
+        (
+            "PUT",
+            "/requests",
+            vec![form_type],
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This page cannot be opened like that",
+        ),
+        (
+            "GET",
+            "/requests/abc/accept",
+            vec![],
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This page cannot be opened like that",
+        ),
+        (
+            "DELETE",
+            "/requests/abc/withdraw",
+            vec![],
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "This page cannot be opened like that",
+        ),
+        (
+            "POST",
+            "/requests/abc/accept",
+            vec![("content-type", "text/plain")],
+            "t=x",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This link or form is not complete",
+        ),
+        (
+            "POST",
+            "/requests/abc/decline",
+            vec![form_type],
+            "t=a&t=b",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This link or form is not complete",
+        ),
+        (
+            "POST",
+            "/requests/abc/withdraw",
+            vec![],
+            "",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This link or form is not complete",
+        ),
+    ];
+    for (method, uri, headers, body, status, title) in cases {
+        let (got, hdrs, page) = send(app(), method, uri, &headers, body).await;
+        assert_eq!(got, status, "{method} {uri}: {page}");
+        assert!(
+            hdrs[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{method} {uri}"
+        );
+        assert!(
+            page.contains(&format!("<h1>{title}</h1>")),
+            "{method} {uri}: {page}"
+        );
+        assert!(page.contains("</html>"), "the theme's whole page");
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(
+                hdrs.contains_key(header::ALLOW),
+                "{method} {uri} says what is allowed"
+            );
+        }
+        let mut json_headers = headers.clone();
+        json_headers.push(("accept", "application/json"));
+        let (got, _, body) = send(app(), method, uri, &json_headers, body).await;
+        assert_eq!(got, status);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("{body}"));
+        assert_eq!(v["status"], "refused", "{method} {uri}");
+    }
+    // The service alone answers any other address with the theme's 404.
+    let (status, _, page) = send(
+        mentorsite::web::standalone(h.app.clone()),
+        "GET",
+        "/wp-login.php",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        page.contains("<h1>There is nothing at this address</h1>"),
+        "{page}"
+    );
+}

@@ -57,7 +57,7 @@ pub fn run(args: EndpointArgs) -> ExitCode {
         println!(
             "Request service listening at http://{local}/ (POST /requests, GET /healthz); press Ctrl-C to stop"
         );
-        let app = mentorsite::web::router(endpoint.app.clone());
+        let app = mentorsite::web::standalone(endpoint.app.clone());
         super::stopped(service::run(listener, app, endpoint, Some(root), None).await)
     })
 }

@@ -51,6 +51,36 @@ pub struct Valid {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FormErrors(pub BTreeMap<&'static str, String>);
 
+/// The form's fields in the order a person meets them on the page.
+pub const FIELD_ORDER: &[&str] = &["mentor", "name", "email", "mode", "message", "consent"];
+
+/// One line of an error summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError<'a> {
+    pub field: &'a str,
+    pub text: &'a str,
+}
+
+impl FormErrors {
+    /// The problems in the order of the fields on the page (an error summary reads top to
+    /// bottom, as the form does).
+    pub fn in_form_order(&self) -> Vec<FieldError<'_>> {
+        let rank = |f: &str| {
+            FIELD_ORDER
+                .iter()
+                .position(|o| *o == f)
+                .unwrap_or(usize::MAX)
+        };
+        let mut list: Vec<FieldError> = self
+            .0
+            .iter()
+            .map(|(field, text)| FieldError { field, text })
+            .collect();
+        list.sort_by_key(|e| rank(e.field));
+        list
+    }
+}
+
 pub const MODES: &[&str] = &["video", "phone", "in person", "no preference"];
 pub const MAX_NAME: usize = 100;
 pub const MAX_MESSAGE: usize = 4000;

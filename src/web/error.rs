@@ -148,6 +148,7 @@ impl IntoResponse for WebError {
                 ctx.insert("title", &self.title);
                 ctx.insert("message", &self.message);
                 ctx.insert("errors", &self.fields.0);
+                ctx.insert("error_list", &self.fields.in_form_order());
                 if let Some(m) = &self.mentor {
                     ctx.insert("mentor", m);
                 }

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod pages;
+pub mod refusals;
 pub mod requests;
 pub mod respond;
 
@@ -81,9 +82,19 @@ fn limiters(
     )
 }
 
+/// The service's routes, to merge beside the site's files (`serve`).
 pub fn router(app: Arc<App>) -> Router {
+    routes(&app).with_state(app)
+}
+
+/// The service alone (`endpoint`): any other address gets the theme's 404.
+pub fn standalone(app: Arc<App>) -> Router {
+    routes(&app).fallback(refusals::not_found).with_state(app)
+}
+
+fn routes(app: &Arc<App>) -> Router<Arc<App>> {
     Router::new()
-        .route("/requests", post(requests::submit))
+        .route("/requests", get(requests::form_home).post(requests::submit))
         .route("/requests/{id}/respond", get(respond::page))
         .route("/requests/{id}/accept", post(respond::accept))
         .route("/requests/{id}/decline", post(respond::decline))
@@ -92,7 +103,10 @@ pub fn router(app: Arc<App>) -> Router {
             get(respond::withdraw_page).post(respond::withdraw),
         )
         .route("/healthz", get(requests::healthz))
-        .with_state(app)
+        .route_layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            refusals::themed,
+        ))
 }
 
 /// Run blocking desk work (SQLite, templates) off the async workers.

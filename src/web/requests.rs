@@ -326,7 +326,20 @@ pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     }
 }
 
-fn wants_json(headers: &HeaderMap) -> bool {
+/// `GET /requests`: what a reloaded error page (or a restored tab) asks for. Nothing was
+/// sent by it; the page says so and leads back.
+pub async fn form_home(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    WebError::form(
+        StatusCode::OK,
+        "form_home",
+        "Requests are sent from a mentor's page",
+        "If you were sending a request and did not see a page saying it was sent, it has not been sent. Please open the mentor's page and send it again; what you write there is only sent when you press the button.",
+    )
+    .shown_with(&app.pages, wants_json(&headers))
+    .into_response()
+}
+
+pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
