@@ -227,15 +227,19 @@ impl Outbox {
                 message: "the mentor is no longer on the register".into(),
             });
         };
-        let message = mail::message(
-            &self.from,
-            &to,
-            m.reply_to.as_deref(),
-            &m.message_id,
-            &m.subject,
-            &m.text_body,
-            &m.html_body,
-        )?;
+        // The first mail to this person about this request starts the thread; later ones
+        // answer it.
+        let first = mail::message_id(&m.request_id, m.recipient.role(), &self.from);
+        let message = mail::message(&mail::Letter {
+            from: &self.from,
+            to: &to,
+            reply_to: m.reply_to.as_deref(),
+            message_id: &m.message_id,
+            in_reply_to: (first != m.message_id).then_some(first.as_str()),
+            subject: &m.subject,
+            text: &m.text_body,
+            html: &m.html_body,
+        })?;
         self.mailer.send(message).await
     }
 }

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
@@ -236,37 +237,107 @@ impl Mailer {
     }
 }
 
-/// Build the message. An address that does not parse is a permanent failure.
-pub fn message(
-    from: &str,
-    to: &str,
-    reply_to: Option<&str>,
-    message_id: &str,
-    subject: &str,
-    text: &str,
-    html: &str,
-) -> Result<Message, SendError> {
+/// One email, addressed, ready to become a [`Message`].
+#[derive(Debug, Clone, Copy)]
+pub struct Letter<'a> {
+    /// `Name <address>` from `[email] from`.
+    pub from: &'a str,
+    pub to: &'a str,
+    pub reply_to: Option<&'a str>,
+    pub message_id: &'a str,
+    /// The Message-ID of the first mail of this conversation, for a later one: mail clients
+    /// then show a request's mails to one person as one thread.
+    pub in_reply_to: Option<&'a str>,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: &'a str,
+}
+
+/// Build the message. An address that does not parse is a permanent failure. Every header
+/// value is encoded here, never passed through: a subject that holds `=?` (text a mail
+/// client would decode as an encoded word) is encoded whole, and a plain-ASCII sender name
+/// is quoted rather than base64-encoded (which spam filters count against a mail).
+pub fn message(l: &Letter) -> Result<Message, SendError> {
     let permanent = |what: &str, e: &dyn std::fmt::Display| SendError {
         temporary: false,
         message: format!("{what}: {e}"),
     };
-    let from: Mailbox = from.parse().map_err(|e| permanent("from address", &e))?;
-    let to = bare(to).map_err(|e| permanent("recipient address", &e))?;
+    let from: Mailbox = l.from.parse().map_err(|e| permanent("from address", &e))?;
+    let to = bare(l.to).map_err(|e| permanent("recipient address", &e))?;
     let mut builder = Message::builder()
-        .from(from)
+        .from(from.clone())
         .to(to)
-        .subject(subject)
-        .message_id(Some(message_id.to_string()));
-    if let Some(r) = reply_to {
+        .subject(l.subject)
+        .message_id(Some(l.message_id.to_string()));
+    if let Some(r) = l.reply_to {
         let r = bare(r).map_err(|e| permanent("reply-to address", &e))?;
         builder = builder.reply_to(r);
     }
-    builder
+    if let Some(first) = l.in_reply_to {
+        builder = builder
+            .in_reply_to(first.to_string())
+            .references(first.to_string());
+    }
+    let mut message = builder
         .multipart(MultiPart::alternative_plain_html(
-            text.to_string(),
-            html.to_string(),
+            l.text.to_string(),
+            l.html.to_string(),
         ))
-        .map_err(|e| permanent("building the email", &e))
+        .map_err(|e| permanent("building the email", &e))?;
+    let headers = message.headers_mut();
+    if l.subject.contains("=?") {
+        headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
+            HeaderName::new_from_ascii_str("Subject"),
+            l.subject.to_string(),
+            encoded_words(l.subject),
+        ));
+    }
+    if let Some(name) = from.name.as_deref()
+        && let Some(quoted) = quoted_name(name)
+    {
+        headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
+            HeaderName::new_from_ascii_str("From"),
+            from.to_string(),
+            format!("{quoted} <{}>", from.email),
+        ));
+    }
+    Ok(message)
+}
+
+/// `text` as RFC 2047 base64 encoded words of at most 75 characters, folded: all ASCII,
+/// with nothing in it a mail client could read as another header or another word.
+fn encoded_words(text: &str) -> String {
+    use base64::Engine as _;
+    let encode = |chunk: &str| {
+        format!(
+            "=?utf-8?b?{}?=",
+            base64::engine::general_purpose::STANDARD.encode(chunk)
+        )
+    };
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in text.chars() {
+        // 39 bytes make 52 characters of base64: 64 with the markers, 73 after "Subject: ".
+        if chunk.len() + c.len_utf8() > 39 {
+            words.push(encode(&chunk));
+            chunk.clear();
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(encode(&chunk));
+    }
+    words.join("\r\n ")
+}
+
+/// A display name of printable ASCII as a quoted string (`"Returners' Peer Mentoring"`),
+/// or `None` when it needs encoding (lettre's own is right for those).
+fn quoted_name(name: &str) -> Option<String> {
+    if name.contains("=?") || !name.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    let escaped = name.replace('\\', "\\\\").replace('"', "\\\"");
+    Some(format!("\"{escaped}\""))
 }
 
 /// A recipient or reply-to address: by the one address rule ([`crate::address`]), then
@@ -291,16 +362,90 @@ pub fn message_id(request_id: &str, kind: &str, from: &str) -> String {
 mod tests {
     use super::*;
 
-    fn build(to: &str, reply_to: Option<&str>) -> Result<Message, SendError> {
-        message(
-            "Scheme <no-reply@example.org>",
+    fn letter<'a>(to: &'a str, reply_to: Option<&'a str>) -> Letter<'a> {
+        Letter {
+            from: "Scheme <no-reply@example.org>",
             to,
             reply_to,
-            "<r1.mentor@example.org>",
-            "Subject",
-            "text",
-            "<p>html</p>",
-        )
+            message_id: "<r1.mentor@example.org>",
+            in_reply_to: None,
+            subject: "Subject",
+            text: "text",
+            html: "<p>html</p>",
+        }
+    }
+
+    fn build(to: &str, reply_to: Option<&str>) -> Result<Message, SendError> {
+        message(&letter(to, reply_to))
+    }
+
+    fn headers_of(l: &Letter) -> String {
+        message(l).unwrap().headers().to_string()
+    }
+
+    #[test]
+    fn an_encoded_word_typed_into_a_subject_is_encoded_not_passed_through() {
+        let sneaky = "New request from =?utf-8?q?Your_bank?= (please verify)";
+        let headers = headers_of(&Letter {
+            subject: sneaky,
+            ..letter("sam@example.org", None)
+        });
+        let subject = headers
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Subject: "))
+            .take_while(|l| l.starts_with("Subject: ") || l.starts_with(' '))
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        assert!(!subject.contains("=?utf-8?q?"), "{subject}");
+        assert!(subject.lines().all(|l| l.len() <= 78), "{subject}");
+        // Decoded, it reads as typed.
+        use base64::Engine as _;
+        let decoded: String = subject
+            .trim_start_matches("Subject: ")
+            .split_whitespace()
+            .map(|w| {
+                let b64 = w.trim_start_matches("=?utf-8?b?").trim_end_matches("?=");
+                String::from_utf8(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .unwrap(),
+                )
+                .unwrap()
+            })
+            .collect();
+        assert_eq!(decoded, sneaky);
+        let plain = headers_of(&letter("sam@example.org", None));
+        assert!(
+            plain.contains("Subject: Subject\r\n"),
+            "plain subjects stay plain"
+        );
+    }
+
+    #[test]
+    fn the_sender_s_name_is_quoted_not_base64_and_later_mails_thread() {
+        let headers = headers_of(&Letter {
+            from: "Returners' Peer Mentoring <no-reply@example.org>",
+            in_reply_to: Some("<r1.mentor@example.org>"),
+            message_id: "<r1.reminder_mentor@example.org>",
+            ..letter("sam@example.org", None)
+        });
+        assert!(
+            headers.contains("From: \"Returners' Peer Mentoring\" <no-reply@example.org>\r\n"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("In-Reply-To: <r1.mentor@example.org>\r\n"),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("References: <r1.mentor@example.org>\r\n"),
+            "{headers}"
+        );
+        let accented = headers_of(&Letter {
+            from: "Mentorat Pair-à-Pair <no-reply@example.org>",
+            ..letter("sam@example.org", None)
+        });
+        assert!(accented.contains("From: =?utf-8?"), "{accented}");
     }
 
     #[test]
