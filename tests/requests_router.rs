@@ -194,7 +194,8 @@ async fn a_good_request_is_stored_with_its_three_emails_then_303() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         location.as_deref(),
-        Some("https://mentors.example.org/requests/sent/")
+        Some("/requests/sent/"),
+        "the service's own page, which names the mentor"
     );
     let stored = h.desk().store.list().unwrap();
     assert_eq!(stored.len(), 1);
@@ -1366,4 +1367,59 @@ async fn every_refusal_on_every_route_is_the_theme_s_page_or_json() {
         page.contains("<h1>There is nothing at this address</h1>"),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn the_sent_page_names_the_mentor_and_the_answer_date_for_its_own_request_only() {
+    let h = harness();
+    let req = Request::post("/requests")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ORIGIN, ORIGIN)
+        .body(Body::from(form(&[])))
+        .unwrap();
+    let res = router(h.app.clone()).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()[header::LOCATION], "/requests/sent/");
+    let cookie = res.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("Path=/requests/sent/"),
+        "{cookie}"
+    );
+    let value = cookie.split(';').next().unwrap().to_string();
+    let page_with = |cookie: Option<String>| {
+        let app = router(h.app.clone());
+        async move {
+            let mut req = Request::get("/requests/sent/");
+            if let Some(c) = cookie {
+                req = req.header(header::COOKIE, c);
+            }
+            let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK);
+            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        }
+    };
+    let page = page_with(Some(format!("theme=dark; {value}"))).await;
+    assert!(
+        page.contains(">Ada Lovelace-Byron</a>, and the scheme"),
+        "{page}"
+    );
+    assert!(
+        page.contains("will answer by <strong>Monday 30 November 2026</strong>"),
+        "{page}"
+    );
+    let generic = page_with(None).await;
+    assert!(generic.contains("the mentor you chose"), "{generic}");
+    assert!(!generic.contains("Ada Lovelace-Byron"));
+    // Another request's id with this token, or a forged token: the general page.
+    let (id, token) = value.split_once('=').unwrap().1.split_once('~').unwrap();
+    let forged = page_with(Some(format!("mentorsite_sent={id}~{token}x"))).await;
+    assert!(!forged.contains("Ada Lovelace-Byron"));
+    let swapped = page_with(Some(format!("mentorsite_sent=other{id}~{token}"))).await;
+    assert!(!swapped.contains("Ada Lovelace-Byron"));
 }

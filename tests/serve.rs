@@ -95,6 +95,30 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     };
     assert_eq!(emails, 3, "mentor, admin and mentee emails in outbox/");
     assert!(site.path("data/requests.sqlite").is_file());
+    // Their links point at this server, so the mentor's answer can be tried here.
+    let mut all = String::new();
+    for e in std::fs::read_dir(site.path("outbox")).unwrap() {
+        let raw = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        all.push_str(&raw.replace("=\r\n", "").replace("=3D", "="));
+    }
+    let own = format!("http://{}/requests/", server.addr());
+    let respond = all
+        .split(&own)
+        .skip(1)
+        .map(|rest| {
+            rest.split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                .next()
+                .unwrap()
+        })
+        .find(|link| link.contains("/respond?t="))
+        .unwrap_or_else(|| panic!("no respond link to {own} in the emails:\n{all}"));
+    assert!(
+        !all.contains("mentors.example.org/requests/"),
+        "no production links"
+    );
+    let (status, page) = get(server.addr(), &format!("/requests/{respond}"));
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("Accept"), "{page}");
 
     // Ctrl-C (SIGINT) stops it cleanly.
     let mut server = server;

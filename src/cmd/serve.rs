@@ -33,7 +33,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let live = Live::new(files, base_path.clone());
     let outbox = opts.root.join(&prepared.config.email.outbox_dir);
     let endpoint_db = prepared.config.requests.database.clone();
-    let base_url = prepared.config.base_url.clone();
+    let mut prepared = prepared;
     // A throwaway token key: respond links from this session stop working when it ends.
     let secret = format!(
         "{}{}",
@@ -54,6 +54,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         };
         let local = listener.local_addr().unwrap_or(addr);
         let own_origin = format!("http://{local}");
+        // Every link the service writes (in the emails in the outbox folder, on its pages)
+        // points here, so accept, decline and withdraw can be tried on this machine.
+        let base_url = format!("{own_origin}{}", base_path.trim_end_matches('/'));
+        prepared.config.base_url = base_url.clone();
+        prepared.config.requests.url = String::new();
         let endpoint = match service::endpoint(
             &opts.root,
             prepared,

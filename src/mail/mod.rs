@@ -84,7 +84,15 @@ impl Templates {
         let subject = subject.split_whitespace().collect::<Vec<_>>().join(" ");
         let text = render("txt")?;
         let html = if self.tera.contains_template(&format!("{kind}.html")) {
-            render("html")?
+            let mut with_subject = ctx.clone();
+            with_subject.insert("subject", &subject);
+            let name = format!("{kind}.html");
+            self.tera
+                .render(&name, &with_subject)
+                .map_err(|e| MailError::Template {
+                    template: name.clone(),
+                    message: e.to_string(),
+                })?
         } else {
             let mut with_text = ctx.clone();
             let paragraphs: Vec<&str> = text
@@ -116,6 +124,9 @@ pub struct SiteFacts {
     pub language: String,
     pub register_url_full: String,
     pub handbook_url_full: String,
+    /// The handbook's guide to the first session (`content/handbook/first-session.md`), or
+    /// the handbook's front page when the scheme has none.
+    pub first_session_url_full: String,
     pub scheme: SchemeFacts,
 }
 
@@ -128,12 +139,19 @@ pub struct SchemeFacts {
 }
 
 impl SiteFacts {
-    pub fn of(config: &Config) -> SiteFacts {
+    pub fn of(config: &Config, root: &Path) -> SiteFacts {
+        let handbook = format!("{}/handbook/", config.base_url);
+        let guide = root.join("content/handbook/first-session.md");
         SiteFacts {
             title: config.title.clone(),
             language: config.language.clone(),
             register_url_full: format!("{}/", config.base_url),
-            handbook_url_full: format!("{}/handbook/", config.base_url),
+            first_session_url_full: if guide.is_file() {
+                format!("{handbook}first-session/")
+            } else {
+                handbook.clone()
+            },
+            handbook_url_full: handbook,
             scheme: SchemeFacts {
                 admin_email: config.scheme.admin_email.clone(),
                 sessions_offered: config.scheme.sessions_offered,

@@ -140,7 +140,7 @@ impl Desk {
             queue: Arc::new(MailQueue::default()),
             clock,
             millis: Arc::new(move || seconds() * 1000),
-            letters: Letters::new(templates, config),
+            letters: Letters::new(templates, config, root),
             links: Links::new(config, secret),
             rules: Rules {
                 time_zone: config.scheme.time_zone.clone(),

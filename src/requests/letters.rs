@@ -78,12 +78,17 @@ impl RequestFacts<'_> {
             mode: &r.mode,
             message: &r.message,
             respond_by: &r.respond_by,
-            respond_by_long: r.respond_by.parse::<Date>().map_or_else(
-                |_| r.respond_by.clone(),
-                |d| d.strftime("%A %-d %B %Y").to_string(),
-            ),
+            respond_by_long: long_date(&r.respond_by),
         }
     }
+}
+
+/// `2026-11-30` → `Monday 30 November 2026`; anything else as it is.
+pub fn long_date(iso: &str) -> String {
+    iso.parse::<Date>().map_or_else(
+        |_| iso.to_string(),
+        |d| d.strftime("%A %-d %B %Y").to_string(),
+    )
 }
 
 #[derive(Serialize)]
@@ -104,10 +109,10 @@ pub struct Extras<'a> {
 }
 
 impl Letters {
-    pub fn new(templates: Templates, config: &Config) -> Letters {
+    pub fn new(templates: Templates, config: &Config, root: &std::path::Path) -> Letters {
         Letters {
             templates,
-            site: SiteFacts::of(config),
+            site: SiteFacts::of(config, root),
             from: config.email.from.clone(),
             admin: config.scheme.admin_email.clone(),
         }

@@ -102,6 +102,7 @@ fn routes(app: &Arc<App>) -> Router<Arc<App>> {
             "/requests/{id}/withdraw",
             get(respond::withdraw_page).post(respond::withdraw),
         )
+        .route("/requests/sent/", get(requests::sent_page))
         .route("/healthz", get(requests::healthz))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),

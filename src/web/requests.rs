@@ -68,7 +68,7 @@ pub async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
             axum::Json(serde_json::json!({"status": "stored"})),
         )
             .into_response(),
-        Ok(_) => sent(&app),
+        Ok(s) => sent(&app, s.as_ref()),
         Err(e) => e.shown_with(&app.pages, json).into_response(),
     }
 }
@@ -346,53 +346,70 @@ pub(crate) fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
 
-fn sent(app: &App) -> Response {
-    let location = format!("{}/requests/sent/", app.pages.site_base);
-    Response::builder()
+/// The cookie that tells the "sent" page which request it is about: the request's id and a
+/// token for it, signed, good for an hour, sent only to that page and never to a script.
+const SENT_COOKIE: &str = "mentorsite_sent";
+const SENT_SECONDS: i64 = 3600;
+
+/// See the mentee on to the "sent" page (the service's own, so it can name the mentor and the
+/// date; nothing about the request is in its address).
+fn sent(app: &App, submitted: Option<&requests::desk::Submitted>) -> Response {
+    let location = format!("{}/sent/", app.pages.form_action);
+    let mut response = Response::builder()
         .status(StatusCode::SEE_OTHER)
-        .header(header::LOCATION, location)
+        .header(header::LOCATION, location);
+    if let Some(s) = submitted {
+        let token = app.desk.sign(&s.id, "sent", app.desk.now() + SENT_SECONDS);
+        let secure = if app.pages.form_action.starts_with("https:") {
+            "; Secure"
+        } else {
+            ""
+        };
+        response = response.header(
+            header::SET_COOKIE,
+            format!(
+                "{SENT_COOKIE}={}~{token}; Path=/requests/sent/; Max-Age={SENT_SECONDS}; HttpOnly; SameSite=Lax{secure}",
+                s.id
+            ),
+        );
+    }
+    response
         .body(Body::empty())
         .unwrap_or_else(|_| StatusCode::SEE_OTHER.into_response())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(s: &str) -> IpAddr {
-        s.parse().unwrap()
-    }
-
-    fn xff(v: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", v.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn the_client_is_the_last_untrusted_hop_from_a_trusted_peer_only() {
-        let trusted = [ip("127.0.0.1"), ip("10.0.0.2")];
-        let client = |peer: &str, h: &HeaderMap| client_address(Some(ip(peer)), h, &trusted);
-        assert_eq!(client("127.0.0.1", &xff("203.0.113.5")), ip("203.0.113.5"));
-        assert_eq!(
-            client("127.0.0.1", &xff("1.1.1.1, 203.0.113.5, 10.0.0.2")),
-            ip("203.0.113.5"),
-            "hops written by the client are not believed; trusted hops are skipped"
-        );
-        assert_eq!(
-            client("127.0.0.1", &xff("203.0.113.5, junk")),
-            ip("127.0.0.1")
-        );
-        assert_eq!(client("127.0.0.1", &HeaderMap::new()), ip("127.0.0.1"));
-        assert_eq!(client("192.0.2.9", &xff("203.0.113.5")), ip("192.0.2.9"));
-        assert_eq!(
-            client("2001:db8:1:2:3:4:5:6", &HeaderMap::new()),
-            ip("2001:db8:1:2::"),
-            "IPv6 by its /64"
-        );
-        assert_eq!(
-            client("::ffff:192.0.2.9", &HeaderMap::new()),
-            ip("192.0.2.9")
+/// `GET /requests/sent/`: "your request is on its way", naming the mentor and the date they
+/// will answer by when the cookie set with the redirect says which request it was; the
+/// general page otherwise (a robot's post, an old bookmark, cookies off).
+pub async fn sent_page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let cookie = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(&format!("{SENT_COOKIE}="))
+                .map(str::to_string)
+        });
+    let request = match cookie.as_deref().and_then(|c| c.split_once('~')) {
+        Some((id, token)) => {
+            let (desk, id, token) = (app.desk.clone(), id.to_string(), token.to_string());
+            blocking(move || desk.open(&id, "sent", &token).ok()).await
+        }
+        None => None,
+    };
+    let mut ctx = app.pages.context();
+    if let Some(r) = request {
+        let mentor = app.desk.directory.get(&r.mentor);
+        ctx.insert(
+            "sent",
+            &serde_json::json!({
+                "mentor": mentor.as_ref().map_or(r.mentor.as_str(), |m| m.name.as_str()),
+                "mentor_url": mentor.as_ref().map(|m| m.url.as_str()),
+                "respond_by_long": crate::requests::letters::long_date(&r.respond_by),
+            }),
         );
     }
+    app.pages.render(StatusCode::OK, "sent.html", &ctx)
 }

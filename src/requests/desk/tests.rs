@@ -245,6 +245,21 @@ fn every_email_kind_reads_as_written() {
         ));
     }
     insta::assert_snapshot!("every_email_kind", text);
+    for m in &mails {
+        let title = format!("<title>{}</title>", m.subject.replace('\'', "&#39;"));
+        assert!(
+            m.html_body.contains(&title),
+            "{}: the HTML part is titled with its subject\n{}",
+            m.kind,
+            &m.html_body[..m.html_body.len().min(300)]
+        );
+        assert_eq!(
+            m.text_body.matches("withdraw the request").count(),
+            usize::from(m.kind == MailKind::Mentee),
+            "{}: the withdraw paragraph once, in the acknowledgement",
+            m.kind
+        );
+    }
     // Only the mails that put a match in touch carry the mentor's private address.
     let private = contact.unwrap().email;
     for m in &mails {
