@@ -133,3 +133,59 @@ fn the_csv_export_never_hands_a_spreadsheet_a_formula() {
         "plain cells are as typed"
     );
 }
+
+#[test]
+fn requests_show_speaks_the_admin_s_language_and_takes_a_short_id() {
+    let site = Site::fixture("doctors");
+    std::fs::create_dir_all(site.path("data")).unwrap();
+    let store = Store::open(&site.path("data/requests.sqlite")).unwrap();
+    for id in ["4f2a0c9d1e", "4f2b77aa00", "9c0ffee000"] {
+        let mut r = request(id, "dr-ada-bundle", "2026-11-02T10:00:00Z");
+        r.respond_by = "2026-11-09".into();
+        store.insert(&r, &[], 0, |_| None::<()>).unwrap().unwrap();
+    }
+    store
+        .answer(
+            "4f2a0c9d1e",
+            Status::Declined,
+            Some("I am away until March; Dr Bundle may suit you."),
+            "token",
+            &[],
+            at("2026-11-04T15:30:00Z"),
+        )
+        .unwrap();
+    drop(store);
+    let shown = site.run(&["requests", "show", "4f2a"]);
+    shown.assert_code(0);
+    insta::assert_snapshot!("requests_show_declined", shown.stdout);
+    assert!(
+        !shown.stdout.contains("declined_mentee"),
+        "no internal names"
+    );
+    let pending = site.run(&["requests", "show", "9C0F"]);
+    pending.assert_code(0);
+    assert!(
+        pending
+            .stdout
+            .contains("Answer by   Monday 9 November 2026"),
+        "{}",
+        pending.stdout
+    );
+    let ambiguous = site.run(&["requests", "show", "4f2"]);
+    assert_ne!(ambiguous.code, 0);
+    assert!(
+        ambiguous.stderr.contains(
+            "2 requests have ids beginning \"4f2\": 4f2a0c9d1e, 4f2b77aa00. Type more of the id."
+        ),
+        "{}",
+        ambiguous.stderr
+    );
+    let none = site.run(&["requests", "show", "zz%"]);
+    assert_ne!(none.code, 0);
+    assert!(
+        none.stderr
+            .contains("no request with an id beginning \"zz%\""),
+        "{}",
+        none.stderr
+    );
+}

@@ -41,7 +41,7 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
     let result = match cmd {
         RequestsCommand::Report { output, .. } => report(&root, &config, &store, &output),
         RequestsCommand::List { .. } => list(&store),
-        RequestsCommand::Show { id, .. } => show(&store, &id),
+        RequestsCommand::Show { id, .. } => show(&store, &config, &id),
         RequestsCommand::Export { .. } => export(&store),
         RequestsCommand::Purge { email, .. } => purge(&store, &email),
         RequestsCommand::Sweep { .. } | RequestsCommand::Resend { .. } => {
@@ -108,36 +108,105 @@ fn list(store: &Store) -> Result {
     Ok(ExitCode::SUCCESS)
 }
 
-fn show(store: &Store, id: &str) -> Result {
-    let Some(r) = store.get(id)? else {
+/// `2026-11-23 10:00` in the scheme's time zone, as `Monday 23 November 2026, 10:00`.
+fn when(ts: i64, tz: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_second(ts).map_or_else(
+        |_| ts.to_string(),
+        |t| {
+            t.to_zoned(tz.clone())
+                .strftime("%A %-d %B %Y, %H:%M")
+                .to_string()
+        },
+    )
+}
+
+fn show(store: &Store, config: &mentorsite::config::Config, typed: &str) -> Result {
+    let typed = typed.trim().to_lowercase();
+    let ids = store.ids_starting(&typed, 6)?;
+    let id = match ids.as_slice() {
+        [] => {
+            eprintln!(
+                "error: no request with an id beginning {typed:?} (see `mentorsite requests list`)"
+            );
+            return Ok(ExitCode::from(super::FAILURE));
+        }
+        [one] => one.clone(),
+        _ if ids.contains(&typed) => typed.clone(),
+        many => {
+            eprintln!(
+                "error: {} requests have ids beginning {typed:?}: {}{}. Type more of the id.",
+                if many.len() > 5 {
+                    "more than 5".to_string()
+                } else {
+                    many.len().to_string()
+                },
+                many.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if many.len() > 5 { ", …" } else { "" }
+            );
+            return Ok(ExitCode::from(super::FAILURE));
+        }
+    };
+    let Some(r) = store.get(&id)? else {
         eprintln!("error: no request with id {id} (see `mentorsite requests list`)");
         return Ok(ExitCode::from(super::FAILURE));
     };
-    println!("Request   {}", r.id);
-    println!("Received  {} UTC", date(r.created_at));
-    println!("Mentor    {}", r.mentor);
-    println!("Status    {} (answer by {})", r.status, r.respond_by);
-    println!("Mentee    {} <{}>", r.name, r.email);
-    println!("Meets by  {}", r.mode);
-    println!("\n{}\n", r.message);
+    let h = store.history(&id)?.unwrap_or_default();
+    let tz = &config.scheme.time_zone;
+    let answer_by = mentorsite::requests::letters::long_date(&r.respond_by);
+    println!("Request     {}", r.id);
+    let zone = tz
+        .iana_name()
+        .map(|z| format!(" ({z} time)"))
+        .unwrap_or_default();
+    println!("Received    {}{zone}", when(r.created_at, tz));
+    println!("Mentor      {}", r.mentor);
+    println!("Status      {}", r.status.describe());
+    match r.status {
+        mentorsite::requests::Status::Pending => {
+            println!("Answer by   {answer_by}");
+            if let Some(t) = h.reminded_at {
+                println!("Reminded    {}", when(t, tz));
+            }
+        }
+        mentorsite::requests::Status::Accepted | mentorsite::requests::Status::Declined => {
+            if let Some(t) = h.answered_at {
+                println!("Answered    {}", when(t, tz));
+            }
+        }
+        _ => {
+            if let Some(t) = h.closed_at {
+                println!("Closed      {}", when(t, tz));
+            }
+        }
+    }
+    println!("Mentee      {} <{}>", r.name, r.email);
+    println!("Meets by    {}", r.mode);
+    println!("\nTheir message:\n\n{}\n", r.message);
+    if let Some(note) = h.note.as_deref().filter(|n| !n.trim().is_empty()) {
+        println!("The mentor's note with the decline:\n\n{note}\n");
+    }
     println!("Emails:");
-    for m in store.mails_of(id)? {
+    let mails = store.mails_of(&id)?;
+    if mails.is_empty() {
+        println!("  (none)");
+    }
+    for m in mails {
         let state = match m.state {
             MailState::Sent => "sent".to_string(),
-            MailState::Failed => format!("FAILED: {}", m.last_error.unwrap_or_default()),
+            MailState::Failed => format!(
+                "NOT SENT, given up: {} (send again with `mentorsite requests resend {}`)",
+                m.last_error.unwrap_or_default(),
+                r.id
+            ),
             _ if m.attempts > 0 => format!(
-                "retrying after {} attempts: {}",
+                "not sent yet, trying again ({} attempt{} so far: {})",
                 m.attempts,
+                if m.attempts == 1 { "" } else { "s" },
                 m.last_error.unwrap_or_default()
             ),
             _ => "waiting to be sent".to_string(),
         };
-        println!(
-            "  {:<16} to the {:<6} {}",
-            m.kind.as_str(),
-            m.recipient.role(),
-            state
-        );
+        println!("  - {}: {}", m.kind.describe(), state);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -36,6 +36,17 @@ impl Status {
     }
 
     /// Closed requests are kept only for the retention period.
+    /// The state in the admin's words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Status::Pending => "waiting for the mentor's answer",
+            Status::Accepted => "accepted by the mentor",
+            Status::Declined => "declined by the mentor",
+            Status::Lapsed => "lapsed: the mentor did not answer in time",
+            Status::Withdrawn => "withdrawn by the mentee",
+        }
+    }
+
     pub fn is_closed(self) -> bool {
         matches!(self, Status::Declined | Status::Lapsed | Status::Withdrawn)
     }
@@ -109,6 +120,27 @@ impl MailKind {
 
     /// Mail that carries a request to its mentor: while it has not arrived, the mentor cannot
     /// be expected to answer.
+    /// The mail in the admin's words, for `requests show`.
+    pub fn describe(self) -> &'static str {
+        match self {
+            MailKind::Mentor => "the request, to the mentor",
+            MailKind::Admin => "the admin's copy of the request",
+            MailKind::Mentee => "the acknowledgement, to the mentee",
+            MailKind::AcceptedMentee => "the mentor's contact details, to the mentee",
+            MailKind::AcceptedMentor => "the confirmation of accepting, to the mentor",
+            MailKind::AcceptedAdmin => "the admin's note that the mentor accepted",
+            MailKind::DeclinedMentee => "the news of the decline, to the mentee",
+            MailKind::DeclinedAdmin => "the admin's note that the mentor declined",
+            MailKind::ReminderMentor => "the reminder, to the mentor",
+            MailKind::LapsedMentee => "the news that it lapsed, to the mentee",
+            MailKind::LapsedMentor => "the news that it lapsed, to the mentor",
+            MailKind::LapsedAdmin => "the admin's note that it lapsed",
+            MailKind::WithdrawnMentor => "the news of the withdrawal, to the mentor",
+            MailKind::WithdrawnAdmin => "the admin's note of the withdrawal",
+            MailKind::UnreachedAdmin => "the admin's warning that the mentor was not reached",
+        }
+    }
+
     pub fn reaches_mentor_first(self) -> bool {
         self == MailKind::Mentor
     }

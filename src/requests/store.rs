@@ -223,6 +223,16 @@ pub struct Outcome {
     pub answered_at: Option<i64>,
 }
 
+/// When a request was answered, reminded of and closed, and the mentor's note.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub answered_at: Option<i64>,
+    /// The mentor's note with a decline.
+    pub note: Option<String>,
+    pub reminded_at: Option<i64>,
+    pub closed_at: Option<i64>,
+}
+
 /// Where a mail is in the outbox.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -722,6 +732,42 @@ impl Store {
             c.prepare_cached(GET_REQUEST)?
                 .query_row(params![id], request_row)
                 .optional()
+        })
+    }
+
+    /// The ids that begin with `prefix` (at most `limit`), for a short id typed by an admin.
+    pub fn ids_starting(&self, prefix: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        // Ids are lowercase hex: anything else matches nothing, and LIKE's wildcards never
+        // reach the query.
+        if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Ok(Vec::new());
+        }
+        let upper = format!("{prefix}\u{10ffff}");
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id FROM requests WHERE id >= ?1 AND id < ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![prefix, upper, limit as i64], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// What happened to a request after it was made, as `requests show` tells it.
+    pub fn history(&self, id: &str) -> Result<Option<History>, StoreError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT answered_at, note, reminded_at, closed_at FROM requests WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok(History {
+                        answered_at: r.get(0)?,
+                        note: r.get(1)?,
+                        reminded_at: r.get(2)?,
+                        closed_at: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
         })
     }
 
