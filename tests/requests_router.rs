@@ -1423,3 +1423,75 @@ async fn the_sent_page_names_the_mentor_and_the_answer_date_for_its_own_request_
     let swapped = page_with(Some(format!("mentorsite_sent=other{id}~{token}"))).await;
     assert!(!swapped.contains("Ada Lovelace-Byron"));
 }
+
+/// A page's `<main>`, the part a theme fills, for snapshots.
+fn main_of(page: &str) -> String {
+    let Some(start) = page.find("<main") else {
+        return format!("(not a page of the theme)\n{page}");
+    };
+    let end = page.find("</main>").expect("</main>") + "</main>".len();
+    page[start..end]
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn every_page_a_mentee_meets_on_a_refusal_reads_as_written() {
+    let h = harness_with_rate(3);
+    let mut shown = String::new();
+    let mut show = |what: &str, status: StatusCode, page: &str| {
+        shown.push_str(&format!(
+            "===== {what}: {} =====\n{}\n\n",
+            status.as_u16(),
+            main_of(page)
+        ));
+    };
+    let typed = [("message", "Kept <exactly> as typed.")];
+    let (s, _, p) = post(
+        &h,
+        form(&[
+            ("name", ""),
+            ("email", "Sam <sam@x.example>"),
+            ("consent", ""),
+        ]),
+        &[],
+    )
+    .await;
+    show("invalid fields", s, &p);
+    let (s, _, p) = post(&h, form(&typed), &[("origin", "https://evil.example")]).await;
+    show("another site's form", s, &p);
+    let (s, _, p) = post(&h, form(&[("message", &"x".repeat(70_000))]), &[]).await;
+    let p = p.replace(&"x".repeat(70_000), "x… (70,000 of them)");
+    show("over the size limit", s, &p);
+    let (s, _, p) = post(&h, form(&[("mentor", "nobody"), typed[0]]), &[]).await;
+    show("unknown mentor", s, &p);
+    let (s, _, p) = post(&h, form(&[("mentor", "cara-paused"), typed[0]]), &[]).await;
+    show("mentor not taking requests", s, &p);
+    // Three valid posts use up this client's minute; the fourth is refused with its text kept.
+    post(&h, form(&[("email", "third@example.net")]), &[]).await;
+    let (s, _, p) = post(&h, form(&typed), &[]).await;
+    show("too many a minute", s, &p);
+    let (s, p) = get(&h, "/requests").await;
+    show("the form's address opened again", s, &p);
+    insta::assert_snapshot!("refusal_pages", shown);
+}
+
+#[tokio::test]
+async fn the_per_mentee_limits_read_as_written() {
+    let h = harness();
+    let mut shown = String::new();
+    for i in 0..4 {
+        let (s, _, p) = post(&h, form(&[("message", &format!("Request {i}"))]), &[]).await;
+        if i == 3 {
+            shown.push_str(&format!(
+                "===== three waiting: {} =====\n{}\n\n",
+                s.as_u16(),
+                main_of(&p)
+            ));
+        }
+    }
+    insta::assert_snapshot!("pending_limit_page", shown);
+}

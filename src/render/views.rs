@@ -139,7 +139,18 @@ pub fn site(
     today: Date,
     assets: BTreeMap<String, String>,
 ) -> SiteView {
-    let base_path = base_path(&config.base_url);
+    site_at(config, register, today, assets, base_path(&config.base_url))
+}
+
+/// The site's view with every link under `base` (a path, or a whole address for pages that
+/// are served from another origin, such as the request service's).
+pub fn site_at(
+    config: &Config,
+    register: &Register,
+    today: Date,
+    assets: BTreeMap<String, String>,
+    base_path: String,
+) -> SiteView {
     let handbook_url = format!("{base_path}handbook/");
     let mut nav = vec![Link {
         title: "Mentors".into(),

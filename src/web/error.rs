@@ -30,6 +30,9 @@ pub struct WebError {
     pub fields: FormErrors,
     /// What the mentee typed, shown again.
     pub kept: Option<Form>,
+    /// The message typed, shown to copy (when sending the form again cannot work: the
+    /// mentor is not taking requests, or has gone).
+    pub copy: Option<String>,
     pub mentor: Option<MentorLink>,
     /// Seconds after which trying again may work (503).
     pub retry_after: Option<u32>,
@@ -53,6 +56,7 @@ impl WebError {
             message,
             fields: FormErrors::default(),
             kept: None,
+            copy: None,
             mentor: None,
             retry_after: None,
             shown,
@@ -83,6 +87,17 @@ impl WebError {
 
     pub fn keep(mut self, form: Form) -> Self {
         self.kept = Some(form);
+        self
+    }
+
+    /// Keep the message to copy, without the form (which would be refused again).
+    pub fn keep_to_copy(mut self, form: &Form) -> Self {
+        self.copy = form
+            .message
+            .as_deref()
+            .map(str::trim)
+            .filter(|m| !m.is_empty())
+            .map(str::to_string);
         self
     }
 
@@ -151,6 +166,9 @@ impl IntoResponse for WebError {
                 ctx.insert("error_list", &self.fields.in_form_order());
                 if let Some(m) = &self.mentor {
                     ctx.insert("mentor", m);
+                }
+                if let Some(c) = &self.copy {
+                    ctx.insert("copy", c);
                 }
                 if let Some(f) = &self.kept {
                     fn text(v: &Option<String>) -> &str {

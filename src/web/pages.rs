@@ -36,12 +36,19 @@ impl Pages {
         theme: Theme,
         today: jiff::civil::Date,
     ) -> Pages {
-        let base = views::base_path(&config.base_url);
-        let site = views::site(
+        // On the site's own origin, links are paths; from a service on another origin
+        // (`[requests] url`), they are whole addresses, stylesheet included.
+        let base = if config.requests.url.is_empty() {
+            views::base_path(&config.base_url)
+        } else {
+            format!("{}/", config.base_url.trim_end_matches('/'))
+        };
+        let site = views::site_at(
             config,
             register,
             today,
             crate::render::asset_urls(&theme, &base),
+            base,
         );
         Pages {
             theme,

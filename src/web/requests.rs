@@ -194,7 +194,8 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
             "unknown_mentor",
             "We could not find that mentor",
             "The mentor may have left the scheme since the page was made. Please choose a mentor from the register.",
-        ),
+        )
+        .keep_to_copy(&form),
         Refused::NotAccepting(c) => WebError::form(
             StatusCode::CONFLICT,
             "not_accepting",
@@ -204,6 +205,7 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
                 c.name
             ),
         )
+        .keep_to_copy(&form)
         .with_mentor(link(&c)),
         Refused::Full(c) => WebError::form(
             StatusCode::CONFLICT,
@@ -214,6 +216,7 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
                 c.name
             ),
         )
+        .keep_to_copy(&form)
         .with_mentor(link(&c)),
         Refused::PendingLimit => {
             crate::log::event("request_refused", &[("reason", "pending_limit")]);
@@ -225,6 +228,7 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
                     "You have {PENDING_PER_MENTEE} requests waiting for an answer. Please wait for one of those mentors to reply (or withdraw a request from the link in its email) before sending another."
                 ),
             )
+            .keep_to_copy(&form)
         }
         Refused::DailyLimit => {
             crate::log::event("request_refused", &[("reason", "email_rate")]);
@@ -234,6 +238,7 @@ fn refusal(r: Refused, form: Form, mentor: Option<MentorLink>) -> WebError {
                 "You have sent several requests today",
                 "To give every mentor time to answer, please wait for replies to the requests you have already sent, or write to the scheme's team.",
             )
+            .keep_to_copy(&form)
         }
         Refused::Unavailable(e) => WebError::form(
             StatusCode::SERVICE_UNAVAILABLE,
