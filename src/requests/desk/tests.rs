@@ -273,3 +273,136 @@ fn every_email_kind_reads_as_written() {
         }
     }
 }
+
+/// Every kind, as the mailer writes it, through SpamAssassin's local rules (no network
+/// tests): each must score 0 or below. Skipped, saying so, where SpamAssassin is not
+/// installed, except in CI (`.ci/run` installs it), where that is a failure.
+#[test]
+fn every_email_kind_scores_zero_or_below_in_spamassassin() {
+    let sa = std::process::Command::new("spamassassin")
+        .arg("--version")
+        .output();
+    if !sa.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "spamassassin is not installed (Debian: apt install spamassassin)"
+        );
+        eprintln!("skipped: spamassassin is not installed (Debian: apt install spamassassin)");
+        return;
+    }
+    let w = world();
+    let r = StoredRequest {
+        id: "0123456789abcdef0123".into(),
+        created_at: MONDAY,
+        mentor: "amara-okafor".into(),
+        name: "Sam Lee".into(),
+        email: "sam@example.net".into(),
+        mode: "video".into(),
+        message: "I am back after a year away and would like to talk about nights.".into(),
+        status: Status::Pending,
+        respond_by: "2026-11-30".into(),
+    };
+    let contact = w.desk.directory.get("amara-okafor");
+    let all: Vec<Addressed> = MailKind::ALL
+        .iter()
+        .map(|k| {
+            let to = match k.as_str() {
+                s if s.ends_with("mentee") => Recipient::Mentee(r.email.clone()),
+                s if s.ends_with("admin") => Recipient::Admin,
+                _ => Recipient::Mentor(r.mentor.clone()),
+            };
+            (*k, to, None)
+        })
+        .collect();
+    let extras = Extras {
+        note: Some("I am away until March; another mentor may suit you better."),
+        respond_url: Some(
+            "https://mentors.example.org/requests/0123456789abcdef0123/respond?t=1796000000.abc",
+        ),
+        withdraw_url: Some(
+            "https://mentors.example.org/requests/0123456789abcdef0123/withdraw?t=1796000000.def",
+        ),
+    };
+    let mails = w
+        .desk
+        .letters
+        .compose(&r, contact.as_ref(), &all, &extras)
+        .unwrap();
+    let from = "Returners' Peer Mentoring <no-reply@example.org>".to_string();
+    let mut mbox = Vec::new();
+    for m in &mails {
+        let to = w.desk.directory.address_of(&m.recipient).unwrap();
+        // As the outbox sends it: later mails answer the first to the same person.
+        let first = crate::mail::message_id(&r.id, m.recipient.role(), &from);
+        let message = crate::mail::message(&crate::mail::Letter {
+            from: &from,
+            to: &to,
+            reply_to: m.reply_to.as_deref(),
+            message_id: &m.message_id,
+            in_reply_to: (first != m.message_id).then_some(first.as_str()),
+            subject: &m.subject,
+            text: &m.text_body,
+            html: &m.html_body,
+        })
+        .unwrap();
+        mbox.extend_from_slice(b"From mentorsite@example.org Mon Nov 23 10:00:00 2026\n");
+        let text = String::from_utf8(message.formatted())
+            .unwrap()
+            .replace("\r\n", "\n");
+        for line in text.lines() {
+            if line.starts_with("From ") {
+                mbox.push(b'>');
+            }
+            mbox.extend_from_slice(line.as_bytes());
+            mbox.push(b'\n');
+        }
+        mbox.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.mbox");
+    std::fs::write(&path, &mbox).unwrap();
+    let out = std::process::Command::new("spamassassin")
+        .args(["-L", "-t", "--mbox"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let scores: Vec<(String, f64)> = report
+        .split("\nFrom mentorsite@example.org ")
+        .filter_map(|msg| {
+            let status = msg.split("X-Spam-Status: ").nth(1)?;
+            let score: f64 = status
+                .split("score=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()?;
+            let subject = msg.split("\nSubject: ").nth(1)?.lines().next()?.to_string();
+            let details = msg
+                .split("Content analysis details:")
+                .nth(1)
+                .unwrap_or("")
+                .lines()
+                .take(20)
+                .collect::<Vec<_>>()
+                .join("\n");
+            Some((format!("{subject}\n{details}"), score))
+        })
+        .collect();
+    assert_eq!(
+        scores.len(),
+        mails.len(),
+        "a score for every mail:\n{report}"
+    );
+    let over: Vec<String> = scores
+        .iter()
+        .filter(|(_, s)| *s > 0.0)
+        .map(|(what, s)| format!("{s}: {what}"))
+        .collect();
+    assert!(
+        over.is_empty(),
+        "mails scoring above 0:\n{}",
+        over.join("\n\n")
+    );
+}
