@@ -413,6 +413,11 @@ async fn a_mentee_may_have_three_requests_waiting_and_five_a_day() {
     let (status, _, page) = post(&h, form(&[("message", "a sixth")]), &[]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("You have sent several requests today"));
+    // The same address in other capitals, or with spaces, is the same mentee.
+    for variant in ["Sam@Example.NET", " SAM@example.net "] {
+        let (status, _, _) = post(&h, form(&[("email", variant), ("message", "again")]), &[]).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{variant}");
+    }
     assert_eq!(h.desk().store.list().unwrap().len(), 5);
 }
 
