@@ -91,6 +91,11 @@ pub struct EndpointArgs {
     /// The port to listen on
     #[arg(long, value_name = "N", default_value_t = 8080)]
     pub port: u16,
+    /// Keep the site root (a git clone) at the tip of its branch: at start, every
+    /// `[requests] follow_minutes`, and at once on a push hook (POST /hooks/push, signed with
+    /// MENTORSITE_WEBHOOK_SECRET)
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Args)]

@@ -109,6 +109,8 @@ pub struct Requests {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub database: PathBuf,
     pub retention_days: u32,
+    /// Under `endpoint --follow`, how often the service fetches without a push hook.
+    pub follow_minutes: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -345,6 +347,7 @@ struct RawRequests {
     trusted_proxies: Vec<Spanned<String>>,
     database: Option<Spanned<String>>,
     retention_days: Option<Spanned<u32>>,
+    follow_minutes: Option<Spanned<u32>>,
 }
 
 impl Default for RawRequests {
@@ -355,6 +358,7 @@ impl Default for RawRequests {
             trusted_proxies: Vec::new(),
             database: None,
             retention_days: None,
+            follow_minutes: None,
         }
     }
 }
@@ -749,7 +753,20 @@ fn validate_requests(raw: RawRequests, base_url: &str, c: &mut Checker) -> Reque
         Some(d) => d.into_inner(),
         None => 365,
     };
+    let follow_minutes = match raw.follow_minutes {
+        Some(m) if *m.get_ref() == 0 => {
+            c.error(
+                m.span(),
+                "`follow_minutes` must be at least 1",
+                "how often `endpoint --follow` fetches without a push hook, e.g. 10",
+            );
+            10
+        }
+        Some(m) => m.into_inner(),
+        None => 10,
+    };
     Requests {
+        follow_minutes,
         url,
         allowed_origins,
         trusted_proxies,
@@ -855,6 +872,7 @@ fn known_keys(parent: &[&str]) -> &'static [&'static str] {
             "trusted_proxies",
             "database",
             "retention_days",
+            "follow_minutes",
         ],
         ["email"] => &["from", "transport", "outbox_dir", "smtp"],
         ["email", "smtp"] => &["host", "port", "username", "tls", "timeout_seconds"],

@@ -13,6 +13,7 @@ pub mod address;
 pub mod config;
 pub mod content;
 pub mod diag;
+pub mod follow;
 pub mod images;
 pub mod live;
 pub mod log;

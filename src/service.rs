@@ -12,6 +12,7 @@ use axum::Router;
 use tokio::sync::watch;
 
 use crate::config::Transport;
+use crate::follow::Followed;
 use crate::mail::Mailer;
 use crate::outbox::Outbox;
 use crate::requests::desk::Desk;
@@ -141,6 +142,9 @@ pub async fn run(
         tokio::spawn(watch_content(root, desk.clone(), stop_rx.clone()));
     }
     tokio::spawn(sweep_every(desk.clone(), stop_rx.clone()));
+    if let Some(hook) = endpoint.app.follow.get() {
+        tokio::spawn(follow_every(hook.clone(), stop_rx.clone()));
+    }
     let app = app.layer(axum::middleware::from_fn(crate::log::access));
     let (signalled_tx, mut signalled) = watch::channel(false);
     let server = axum::serve(
@@ -191,6 +195,86 @@ async fn sweep_every(desk: Arc<Desk>, mut stop: watch::Receiver<bool>) {
             () = tokio::time::sleep(SWEEP_EVERY) => {}
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// `endpoint --follow`: follow at start, every `[requests] follow_minutes`, and when a push
+/// hook (or a request for an unknown mentor) rings. A push that is not taken is reported to
+/// the admin once; if that mail cannot go now, it is tried again at the next follow.
+async fn follow_every(hook: Arc<crate::web::hooks::FollowHook>, mut stop: watch::Receiver<bool>) {
+    let every = follow_interval(hook.every);
+    loop {
+        let follower = hook.follower.clone();
+        match tokio::task::spawn_blocking(move || follower.follow()).await {
+            Ok(Ok(Followed::Updated { from, to })) => {
+                crate::log::event("content_followed", &[("from", &from), ("to", &to)]);
+            }
+            Ok(Ok(Followed::Rejected {
+                commit,
+                problems,
+                first,
+            })) => {
+                crate::log::event("content_rejected", &[("commit", &commit)]);
+                if first {
+                    report_rejected(&hook, &commit, &problems).await;
+                }
+            }
+            Ok(Ok(Followed::Unchanged)) => {}
+            Ok(Err(e)) => crate::log::event("follow_failed", &[("error", &e.to_string())]),
+            Err(e) => crate::log::event("follow_failed", &[("error", &e.to_string())]),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = hook.wake.notified() => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// `[requests] follow_minutes`; tests shorten it with `MENTORSITE_FOLLOW_SECONDS`.
+fn follow_interval(configured: Duration) -> Duration {
+    std::env::var("MENTORSITE_FOLLOW_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|s: &u64| *s > 0)
+        .map_or(configured, Duration::from_secs)
+}
+
+async fn report_rejected(hook: &crate::web::hooks::FollowHook, commit: &str, problems: &str) {
+    let (subject, text) = crate::follow::rejection_letter(commit, hook.follower.branch(), problems);
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body><pre style=\"white-space: pre-wrap\">{}</pre></body></html>",
+        crate::render::escape(&subject),
+        crate::render::escape(&text)
+    );
+    let message_id = crate::mail::message_id(
+        &commit[..commit.len().min(12)],
+        "content_rejected",
+        &hook.from,
+    );
+    let letter = crate::mail::Letter {
+        from: &hook.from,
+        to: &hook.admin,
+        reply_to: None,
+        message_id: &message_id,
+        in_reply_to: None,
+        subject: &subject,
+        text: &text,
+        html: &html,
+    };
+    let sent = match crate::mail::message(&letter) {
+        Ok(m) => hook.mailer.send(m).await,
+        Err(e) => Err(e),
+    };
+    match sent {
+        Ok(()) => {
+            hook.follower.reported(commit);
+            crate::log::event("content_rejected_reported", &[("commit", commit)]);
+        }
+        Err(e) => crate::log::event(
+            "content_rejected_unreported",
+            &[("commit", commit), ("error", &e.message)],
+        ),
     }
 }
 

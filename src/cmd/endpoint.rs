@@ -35,6 +35,9 @@ pub fn run(args: EndpointArgs) -> ExitCode {
         Err(e) => return super::report_error(e, &root),
     };
     super::print_warnings(&prepared.diagnostics, &root);
+    let endpoint_follow_minutes = prepared.config.requests.follow_minutes;
+    let endpoint_from = prepared.config.email.from.clone();
+    let endpoint_admin = prepared.config.scheme.admin_email.clone();
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
         // Inside the runtime: the SMTP transport's connection pool starts a task.
@@ -46,6 +49,45 @@ pub fn run(args: EndpointArgs) -> ExitCode {
                     return ExitCode::from(super::FAILURE);
                 }
             };
+        let follow_every = std::time::Duration::from_secs(u64::from(endpoint_follow_minutes) * 60);
+        let watched = if args.follow {
+            let follower =
+                match mentorsite::follow::Follower::new(&root, endpoint.desk().directory.clone()) {
+                    Ok(f) => std::sync::Arc::new(f),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(super::FAILURE);
+                    }
+                };
+            let secret = std::env::var("MENTORSITE_WEBHOOK_SECRET")
+                .ok()
+                .map(String::into_bytes);
+            if secret.is_none() {
+                println!(
+                    "MENTORSITE_WEBHOOK_SECRET is not set: POST /hooks/push is off; following every {} minutes.",
+                    endpoint_follow_minutes
+                );
+            }
+            println!(
+                "Following {} of {} (serving commit {}).",
+                follower.branch(),
+                root.display(),
+                follower.serving()
+            );
+            let hook = mentorsite::web::hooks::FollowHook::new(
+                follower,
+                secret,
+                endpoint.outbox.mailer.clone(),
+                endpoint_from.clone(),
+                endpoint_admin.clone(),
+                follow_every,
+            );
+            let _ = endpoint.app.follow.set(std::sync::Arc::new(hook));
+            // The follow loop replaces the folder watch.
+            None
+        } else {
+            Some(root)
+        };
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
@@ -58,6 +100,6 @@ pub fn run(args: EndpointArgs) -> ExitCode {
             "Request service listening at http://{local}/ (POST /requests, GET /healthz); press Ctrl-C to stop"
         );
         let app = mentorsite::web::standalone(endpoint.app.clone());
-        super::stopped(service::run(listener, app, endpoint, Some(root), None).await)
+        super::stopped(service::run(listener, app, endpoint, watched, None).await)
     })
 }

@@ -40,7 +40,7 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
     };
     let result = match cmd {
         RequestsCommand::Report { output, .. } => report(&root, &config, &store, &output),
-        RequestsCommand::List { .. } => list(&store),
+        RequestsCommand::List { .. } => list(&root, &store),
         RequestsCommand::Show { id, .. } => show(&store, &config, &id),
         RequestsCommand::Export { .. } => export(&store),
         RequestsCommand::Purge { email, .. } => purge(&store, &email),
@@ -66,7 +66,23 @@ fn date(ts: i64) -> String {
     )
 }
 
-fn list(store: &Store) -> Result {
+fn list(root: &std::path::Path, store: &Store) -> Result {
+    // The commit checked out in the site root: what `endpoint --follow` serves, so it can be
+    // set beside the one the site's build published.
+    if root.join(".git").exists()
+        && let Ok(out) = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["rev-parse", "HEAD"])
+            .output()
+        && out.status.success()
+    {
+        println!(
+            "Content: commit {} (checked out in {})\n",
+            String::from_utf8_lossy(&out.stdout).trim(),
+            root.display()
+        );
+    }
     let requests = store.list()?;
     println!(
         "{:<20}  {:<16}  {:<9}  {:<10}  mentor",

@@ -3,6 +3,7 @@
 //! type ([`error::WebError`]) for every refusal. Nothing here stores, composes or sends mail.
 
 pub mod error;
+pub mod hooks;
 pub mod pages;
 pub mod refusals;
 pub mod requests;
@@ -33,7 +34,12 @@ pub struct App {
     origins: Vec<String>,
     /// Peers whose `X-Forwarded-For` names the client (`[requests] trusted_proxies`).
     trusted_proxies: Vec<IpAddr>,
+    /// Set under `endpoint --follow`.
+    pub follow: std::sync::OnceLock<Arc<hooks::FollowHook>>,
 }
+
+/// The largest push hook read (GitHub's push payloads are far smaller).
+const HOOK_BODY: usize = 5 * 1024 * 1024;
 
 /// Invalid posts allowed for each valid one.
 const INVALID_PER_VALID: u32 = 3;
@@ -53,6 +59,7 @@ impl App {
             invalid_posts,
             origins,
             trusted_proxies: Vec::new(),
+            follow: std::sync::OnceLock::new(),
         }
     }
 
@@ -103,6 +110,10 @@ fn routes(app: &Arc<App>) -> Router<Arc<App>> {
             get(respond::withdraw_page).post(respond::withdraw),
         )
         .route("/requests/sent/", get(requests::sent_page))
+        .route(
+            "/hooks/push",
+            post(hooks::push).layer(axum::extract::DefaultBodyLimit::max(HOOK_BODY)),
+        )
         .route("/healthz", get(requests::healthz))
         .route_layer(axum::middleware::from_fn_with_state(
             app.clone(),

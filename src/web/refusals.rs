@@ -45,6 +45,13 @@ pub async fn not_found(State(app): State<Arc<App>>, req: Request) -> Response {
         .into_response()
 }
 
+/// The theme's 404 page (or JSON).
+pub fn not_found_page(app: &Arc<App>, json: bool) -> Response {
+    refusal(StatusCode::NOT_FOUND)
+        .shown_with(&app.pages, json)
+        .into_response()
+}
+
 /// Words for a refusal the handlers did not word themselves.
 fn refusal(status: StatusCode) -> WebError {
     let (code, title, message) = match status {

@@ -41,18 +41,20 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
             .fault()
             .map(|(fault, _)| fault.reason().to_string()),
     };
-    match problem {
-        None => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        )
-            .into_response(),
+    // Under `--follow`, the commit whose register is in use: the site's build says which it
+    // published, so a maintainer sees that both halves agree.
+    let content = app.follow.get().map(|f| f.follower.serving());
+    let (status, mut body) = match problem {
+        None => (StatusCode::OK, serde_json::json!({"status": "ok"})),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "reason": reason})),
-        )
-            .into_response(),
+            serde_json::json!({"status": "unavailable", "reason": reason}),
+        ),
+    };
+    if let Some(sha) = content {
+        body["content"] = serde_json::Value::String(sha);
     }
+    (status, axum::Json(body)).into_response()
 }
 
 pub async fn submit(State(app): State<Arc<App>>, req: Request) -> Response {
@@ -174,10 +176,38 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
         return Err(too_many(Some(form)).with_mentor(mentor));
     }
     let desk = app.desk.clone();
-    match blocking(move || desk.submit(&valid)).await {
-        Ok(s) => Ok(Some(s)),
-        Err(refused) => Err(refusal(refused, form, mentor)),
+    let v = valid.clone();
+    let refused = match blocking(move || desk.submit(&v)).await {
+        Ok(s) => return Ok(Some(s)),
+        Err(refused) => refused,
+    };
+    // A mentor the service does not know may be one pushed a moment ago: under `--follow`,
+    // follow once (at most once a minute) and try again before saying no.
+    if let (Refused::UnknownMentor, Some(hook)) = (&refused, app.follow.get())
+        && hook.follower.may_follow_for_unknown_mentor()
+    {
+        let follower = hook.follower.clone();
+        let followed = blocking(move || follower.follow()).await;
+        crate::log::event(
+            "followed_for_unknown_mentor",
+            &[(
+                "outcome",
+                if matches!(followed, Ok(crate::follow::Followed::Updated { .. })) {
+                    "updated"
+                } else {
+                    "unchanged"
+                },
+            )],
+        );
+        // A push that was not taken is reported by the follow loop.
+        hook.wake.notify_one();
+        let desk = app.desk.clone();
+        return match blocking(move || desk.submit(&valid)).await {
+            Ok(s) => Ok(Some(s)),
+            Err(again) => Err(refusal(again, form, mentor)),
+        };
     }
+    Err(refusal(refused, form, mentor))
 }
 
 /// The desk's refusal in words for the mentee.
