@@ -159,6 +159,31 @@ impl Follower {
     }
 }
 
+/// Clone `repository` (its `branch`, or its default one) into `root`, which must not exist
+/// yet: the first start of a container or a server, given `MENTORSITE_REPOSITORY`.
+pub fn clone_into(root: &Path, repository: &str, branch: Option<&str>) -> Result<(), FollowError> {
+    let parent = root.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| FollowError::Git {
+        args: "clone".into(),
+        detail: format!("cannot create {}: {e}", parent.display()),
+    })?;
+    let target = root.to_string_lossy().to_string();
+    let mut args = vec!["clone", "--quiet"];
+    if let Some(b) = branch {
+        args.extend(["--branch", b]);
+    }
+    args.extend(["--", repository, target.as_str()]);
+    // The repository's address may hold a token: errors name the folder, not the address.
+    git(parent, &args).map_err(|e| match e {
+        FollowError::Git { detail, .. } => FollowError::Git {
+            args: format!("clone (MENTORSITE_REPOSITORY) into {target}"),
+            detail: detail.replace(repository, "<MENTORSITE_REPOSITORY>"),
+        },
+        other => other,
+    })?;
+    Ok(())
+}
+
 /// Run `git -C root args…`, bounded by [`GIT_LIMIT`]; its trimmed standard output.
 fn git(root: &Path, args: &[&str]) -> Result<String, FollowError> {
     let failed = |detail: String| FollowError::Git {

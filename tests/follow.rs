@@ -99,7 +99,10 @@ impl Repos {
     }
 
     fn start(&self, env: &[(&str, &str)]) -> Running {
-        let root = self.service_root();
+        self.start_at(&self.service_root(), env)
+    }
+
+    fn start_at(&self, root: &Path, env: &[(&str, &str)]) -> Running {
         let mut cmd = common::mentorsite(&[
             "endpoint",
             "--follow",
@@ -366,4 +369,51 @@ fn a_request_for_a_mentor_pushed_but_not_followed_is_not_lost() {
     // A slug that is on no commit is still 404, and does not make it fetch again at once.
     assert_eq!(request_for(&ep.url, "nobody-at-all"), 404);
     ep.stop();
+}
+
+#[test]
+fn the_first_start_clones_the_repository_into_an_empty_volume() {
+    let sink = SmtpSink::start(0);
+    let repos = Repos::new(sink.port);
+    let sha = git(repos.admin.root(), &["rev-parse", "HEAD"]);
+    let volume = tempfile::tempdir().unwrap();
+    let root = volume.path().join("scheme");
+    let ep = repos.start_at(
+        &root,
+        &[
+            ("MENTORSITE_REPOSITORY", repos.origin.to_str().unwrap()),
+            ("MENTORSITE_FOLLOW_SECONDS", "3600"),
+        ],
+    );
+    assert_eq!(content_of(&ep.url), sha);
+    assert!(root.join("site.toml").is_file());
+    assert_eq!(request_for(&ep.url, "dr-ada-bundle"), 303);
+    assert!(
+        root.join("data/requests.sqlite").is_file(),
+        "the database lives in the volume"
+    );
+    ep.stop();
+    // A folder that holds something else is not cloned over.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("notes.txt"), "mine").unwrap();
+    let out = common::mentorsite(&[
+        "endpoint",
+        "--follow",
+        "--port",
+        "0",
+        "--root",
+        other.path().to_str().unwrap(),
+    ])
+    .env(
+        "MENTORSITE_SECRET",
+        "a follow test key, thirty-two bytes or more",
+    )
+    .env("MENTORSITE_REPOSITORY", repos.origin.to_str().unwrap())
+    .run();
+    assert_ne!(out.code, 0);
+    assert!(
+        out.stderr.contains("is not empty and has no site.toml"),
+        "{}",
+        out.stderr
+    );
 }

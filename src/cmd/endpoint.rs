@@ -26,6 +26,31 @@ pub fn run(args: EndpointArgs) -> ExitCode {
             return ExitCode::from(super::FAILURE);
         }
     };
+    // First start of a container or a server: clone the scheme's repository into the root.
+    if args.follow
+        && !root.join("site.toml").exists()
+        && let Ok(repository) = std::env::var("MENTORSITE_REPOSITORY")
+    {
+        let branch = std::env::var("MENTORSITE_BRANCH").ok();
+        if root.exists() && std::fs::read_dir(&root).is_ok_and(|mut d| d.next().is_some()) {
+            eprintln!(
+                "error: {} is not empty and has no site.toml: clone the scheme's repository there, or give an empty folder",
+                root.display()
+            );
+            return ExitCode::from(super::FAILURE);
+        }
+        if root.exists() {
+            let _ = std::fs::remove_dir(&root);
+        }
+        println!(
+            "Cloning the scheme's repository into {} ...",
+            root.display()
+        );
+        if let Err(e) = mentorsite::follow::clone_into(&root, &repository, branch.as_deref()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::FAILURE);
+        }
+    }
     let opts = BuildOptions {
         root: root.clone(),
         ..BuildOptions::default()
