@@ -53,6 +53,29 @@ fn the_workflow_is_valid_yaml_and_runs_the_readme_commands() {
         .expect("build steps");
     let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
     assert!(runs.contains(&"mentorsite check") && runs.contains(&"mentorsite build"));
+    assert!(
+        runs.iter().all(|r| !r.contains("cargo ")),
+        "the site workflow downloads mentorsite, it does not compile it"
+    );
+    let env = &wf["env"];
+    let version = env["MENTORSITE_VERSION"]
+        .as_str()
+        .expect("a pinned version");
+    assert_eq!(
+        version.trim_start_matches('v'),
+        env!("CARGO_PKG_VERSION"),
+        "the workflow pins this version's release"
+    );
+    // After publishing, the request service is told (when the scheme has one).
+    let notify = &wf["jobs"]["notify"];
+    assert_eq!(notify["needs"], "deploy");
+    let script = notify["steps"][0]["run"].as_str().unwrap();
+    assert!(script.contains("X-Hub-Signature-256: sha256=") && script.contains("/hooks/push"));
+    assert_eq!(
+        notify["steps"][0]["env"]["MENTORSITE_WEBHOOK_SECRET"],
+        "${{ secrets.MENTORSITE_WEBHOOK_SECRET }}",
+        "the secret is a repository secret"
+    );
     let readme = repo_file("README.md");
     for run in &runs {
         for line in run.lines().filter(|l| !l.trim().is_empty()) {
@@ -97,8 +120,20 @@ fn the_container_runs_the_endpoint_as_a_non_root_user_with_a_data_volume() {
     let uid = user.split(':').next().unwrap();
     assert!(uid != "0" && uid != "root", "runs as {user}");
     assert!(
-        lines.contains(&r#"VOLUME ["/srv/site/data"]"#),
-        "the database folder (data/ under the site root) is a volume"
+        lines.contains(&r#"VOLUME ["/srv/site"]"#),
+        "the clone and its database live on a volume"
+    );
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.starts_with("COPY content") || l.starts_with("COPY site.toml")),
+        "the image holds the program, not the content"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("install") && l.contains(" git")),
+        "git is in the image"
     );
     assert!(lines.contains(&"EXPOSE 8080"));
 
@@ -114,6 +149,11 @@ fn the_container_runs_the_endpoint_as_a_non_root_user_with_a_data_volume() {
     let args: Vec<&str> = cmd[1..].iter().map(String::as_str).collect();
     assert!(args.windows(2).any(|w| w == ["--port", "8080"]));
     assert!(args.windows(2).any(|w| w == ["--bind", "0.0.0.0"]));
+    assert!(
+        args.contains(&"--follow"),
+        "the container follows the repository"
+    );
+    assert!(args.windows(2).any(|w| w == ["--root", "/srv/site/scheme"]));
     assert_endpoint_args_accepted(&args);
 
     let health = lines
@@ -169,7 +209,7 @@ fn the_systemd_unit_is_hardened_and_starts_the_endpoint() {
         ("ProtectHome", "yes"),
         ("PrivateTmp", "yes"),
         ("CapabilityBoundingSet", ""),
-        ("ReadWritePaths", "/srv/mentoring/data"),
+        ("ReadWritePaths", "/srv/mentoring"),
     ] {
         assert_eq!(value(key), [expected], "{key}");
     }
@@ -178,8 +218,13 @@ fn the_systemd_unit_is_hardened_and_starts_the_endpoint() {
     assert_eq!(words.next(), Some("/usr/local/bin/mentorsite"));
     let args: Vec<&str> = words.collect();
     assert!(
-        args.windows(2).any(|w| w == ["--root", "/srv/mentoring"]),
-        "the writable path is the root's data/ folder"
+        args.windows(2)
+            .any(|w| w == ["--root", "/srv/mentoring/scheme"]),
+        "the clone is under the one writable path"
+    );
+    assert!(
+        args.contains(&"--follow"),
+        "the service follows the repository"
     );
     assert_endpoint_args_accepted(&args);
 
@@ -216,5 +261,50 @@ fn the_systemd_unit_is_hardened_and_starts_the_endpoint() {
     assert!(
         out.status.success() && complaints.is_empty(),
         "systemd-analyze verify: {said}"
+    );
+}
+
+#[test]
+fn the_release_workflow_builds_every_platform_on_a_version_tag() {
+    let text = repo_file(".github/workflows/release.yml");
+    let wf: Value = serde_saphyr::from_str(&text).expect("valid YAML");
+    assert_eq!(wf["on"]["push"]["tags"][0], "v*");
+    let targets: Vec<&str> = wf["jobs"]["binaries"]["strategy"]["matrix"]["include"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["target"].as_str())
+        .collect();
+    for t in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "aarch64-apple-darwin",
+        "x86_64-apple-darwin",
+        "x86_64-pc-windows-msvc",
+    ] {
+        assert!(targets.contains(&t), "{t}");
+    }
+    let steps = wf["jobs"]["binaries"]["steps"].as_array().unwrap();
+    let runs: Vec<&str> = steps.iter().filter_map(|s| s["run"].as_str()).collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("cargo build --release --locked"))
+    );
+    assert!(runs.iter().any(|r| r.contains("gh release upload")));
+    // The name the site workflow downloads is the name this one uploads.
+    let site = repo_file(".github/workflows/site.yml");
+    assert!(site.contains("mentorsite-x86_64-unknown-linux-gnu.tar.gz"));
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("name=\"mentorsite-${{ matrix.target }}\""))
+    );
+    let image = &wf["jobs"]["image"]["steps"];
+    assert!(
+        image
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["with"]["file"] == "deploy/Dockerfile"),
+        "the container image is built from the recipe in deploy/"
     );
 }

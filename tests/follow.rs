@@ -417,3 +417,67 @@ fn the_first_start_clones_the_repository_into_an_empty_volume() {
         out.stderr
     );
 }
+
+/// The site workflow's last step, run as GitHub would run it (bash, curl, openssl), against
+/// the real service: the signature it makes is one the service takes.
+#[test]
+fn the_site_workflow_s_hook_step_makes_the_service_follow() {
+    let tools = [
+        ("bash", "--version"),
+        ("curl", "--version"),
+        ("openssl", "version"),
+    ]
+    .iter()
+    .all(|(t, v)| {
+        Command::new(t)
+            .arg(v)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !tools {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have bash, curl and openssl (.ci/run)"
+        );
+        eprintln!("skipped: bash, curl or openssl is missing");
+        return;
+    }
+    let wf: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(common::repo().join(".github/workflows/site.yml")).unwrap(),
+    )
+    .unwrap();
+    let script = wf["jobs"]["notify"]["steps"][0]["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sink = SmtpSink::start(0);
+    let repos = Repos::new(sink.port);
+    let ep = repos.start(&[
+        ("MENTORSITE_WEBHOOK_SECRET", SECRET),
+        ("MENTORSITE_FOLLOW_SECONDS", "3600"),
+    ]);
+    repos
+        .admin
+        .write("content/mentors/noor-haddad.md", NEW_MENTOR);
+    let pushed = repos.push("Add Noor Haddad");
+    let run = |secret: &str| {
+        Command::new("bash")
+            .args(["-e", "-c", &script])
+            .env("MENTORSITE_SERVICE_URL", format!("{}/", ep.url))
+            .env("MENTORSITE_WEBHOOK_SECRET", secret)
+            .env("GITHUB_REF", "refs/heads/main")
+            .env("GITHUB_SHA", &pushed)
+            .output()
+            .unwrap()
+    };
+    let wrong = run("not the secret");
+    assert!(!wrong.status.success(), "a wrong secret fails the step");
+    let right = run(SECRET);
+    assert!(
+        right.status.success(),
+        "{}",
+        String::from_utf8_lossy(&right.stderr)
+    );
+    wait_for_content(&ep, &pushed, Duration::from_secs(30));
+    ep.stop();
+}
