@@ -392,6 +392,13 @@ fn the_first_start_clones_the_repository_into_an_empty_volume() {
         root.join("data/requests.sqlite").is_file(),
         "the database lives in the volume"
     );
+    let list = common::mentorsite(&["requests", "list", "--root", root.to_str().unwrap()]).run();
+    list.assert_code(0);
+    assert!(
+        list.stdout.starts_with(&format!("Content: commit {sha} ")),
+        "requests list names the commit in use: {}",
+        list.stdout
+    );
     ep.stop();
     // A folder that holds something else is not cloned over.
     let other = tempfile::tempdir().unwrap();
