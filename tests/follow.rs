@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::smtp::SmtpSink;
+use common::smtp::{SmtpSink, to_of};
 use common::{Running, Site};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -204,13 +204,6 @@ fn github_hook(url: &str, body: &[u8], secret: &str) -> u16 {
         body,
     )
     .0
-}
-
-fn to_of(mail: &str) -> String {
-    mail.lines()
-        .find_map(|l| l.strip_prefix("To: "))
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[test]

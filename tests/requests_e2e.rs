@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::smtp::{SmtpSink, free_port};
+use common::smtp::{SmtpSink, free_port, to_of};
 use common::{Running, Site};
 
 /// The doctors fixture, sending through SMTP on `smtp_port` without TLS.
@@ -68,13 +68,6 @@ fn post_request(url: &str, message: &str) -> u16 {
     let mut response = String::new();
     s.read_to_string(&mut response).unwrap();
     response[9..12].parse().unwrap()
-}
-
-fn to_of(mail: &str) -> String {
-    mail.lines()
-        .find_map(|l| l.strip_prefix("To: "))
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[test]

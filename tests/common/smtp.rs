@@ -141,3 +141,12 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The `To:` header of a mail as the sink received it.
+#[allow(dead_code)]
+pub fn to_of(mail: &str) -> String {
+    mail.lines()
+        .find_map(|l| l.strip_prefix("To: "))
+        .unwrap_or_default()
+        .to_string()
+}
