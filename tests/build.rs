@@ -443,3 +443,50 @@ fn a_bio_of_thousands_of_equal_headings_builds_with_distinct_ids() {
     assert!(page.contains("id=\"same-heading-3999\""));
     assert_eq!(page.matches("<h2 id=\"same-heading").count(), 4_000);
 }
+
+#[test]
+fn phone_first_pages_title_first_a_jump_to_the_form_a_favicon_and_an_optional_logo() {
+    let site = Site::demo();
+    build(&site).assert_code(0);
+    let page = |rel: &str| site.read(&format!("public/{rel}"));
+    for rel in [
+        "index.html",
+        "mentors/amara-okafor/index.html",
+        "handbook/first-session/index.html",
+    ] {
+        let html = page(rel);
+        assert!(
+            html.contains("<link rel=\"icon\" href=\"/static/favicon.svg?v="),
+            "{rel} names the favicon (no 404 for it on every page)"
+        );
+        assert!(
+            !html.contains("class=\"logo\""),
+            "no logo unless the theme has one"
+        );
+    }
+    assert!(site.path("public/static/favicon.svg").is_file());
+    // A profile: the way to the form comes right after the name and status.
+    let profile = page("mentors/amara-okafor/index.html");
+    let jump = profile
+        .find("<a href=\"#request-title\">Ask Amara Okafor to mentor you</a>")
+        .expect("a jump link");
+    assert!(jump < profile.find("At a glance").unwrap(), "near the top");
+    assert!(
+        profile.contains("id=\"request-title\""),
+        "to a heading that exists"
+    );
+    // A handbook section: its title before the list of sections, in reading order.
+    let section = page("handbook/first-session/index.html");
+    assert!(
+        section.find("<h1>The first session</h1>").unwrap()
+            < section.find("class=\"handbook-nav\"").unwrap(),
+        "the title first"
+    );
+    // A theme's logo.svg appears beside the title, on every page.
+    site.write(
+        "themes/default/static/logo.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 1 1\"/>",
+    );
+    build(&site).assert_code(0);
+    assert!(page("index.html").contains("<img class=\"logo\" src=\"/static/logo.svg?v="));
+}
