@@ -32,6 +32,8 @@ const IDLE_POLL: Duration = Duration::from_secs(5);
 /// While idle, the store is probed with a small write this often, so `/healthz` learns of a
 /// full disk before a mentee does.
 const PROBE_EVERY: Duration = Duration::from_secs(30);
+/// The longest wait between two probes of a store that could not be written.
+const STORAGE_WAIT_MAX: Duration = Duration::from_secs(15);
 /// After a stop signal, how long a send in progress may go on.
 const STOP_GRACE: Duration = Duration::from_secs(4);
 
@@ -147,10 +149,12 @@ impl Outbox {
                         _ => IDLE_POLL,
                     }
                 }
-                // The store cannot be written: wait longer each time, up to a minute, then probe.
+                // The store cannot be written: wait longer each time, up to STORAGE_WAIT_MAX,
+                // then probe. The cap is short because a probe is one small write, and
+                // `/healthz` (and every mentee) waits for it to learn the fault has passed.
                 Err(_) => {
                     let wait = storage_wait;
-                    storage_wait = (storage_wait * 2).min(Duration::from_secs(60));
+                    storage_wait = (storage_wait * 2).min(STORAGE_WAIT_MAX);
                     wait
                 }
             };
