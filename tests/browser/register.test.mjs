@@ -101,7 +101,7 @@ test("typing narrows the list, forgiving accents, prefixes and a typo", async ()
 test("a filter narrows the list, shows counts and goes in the URL; the URL restores it", async () => {
   const { page, context } = await register();
   await waitForStatus(page, /match/);
-  await page.locator("#finder-filters summary").click();
+  await page.locator("#finder-filters > summary").click();
   const leeds = page.locator('fieldset[data-facet="region"] label', { hasText: "Leeds" });
   const count = Number(await leeds.locator(".count").textContent());
   await leeds.locator("input").check();
@@ -112,8 +112,10 @@ test("a filter narrows the list, shows counts and goes in the URL; the URL resto
   const regions = await page.$$eval("#results > li:not([hidden]) article", (as) => as.map((a) => a.dataset.region));
   assert.ok(regions.every((r) => r === "leeds"), regions.join(","));
 
-  // OR within a field, AND across fields.
-  await page.locator('fieldset[data-facet="region"] label', { hasText: "York" }).locator("input").check();
+  // OR within a field, AND across fields. A long list folds after eight values.
+  const york = page.locator('fieldset[data-facet="region"] label', { hasText: "York" });
+  if (!(await york.isVisible())) await page.locator('fieldset[data-facet="region"] .more-options > summary').click();
+  await york.locator("input").check();
   await page.waitForURL(/region=leeds%2Cyork|region=leeds,york/);
   await page.locator('fieldset[data-facet="meeting"] label', { hasText: "Phone" }).locator("input").check();
   await page.waitForURL(/meeting=phone/);
@@ -241,5 +243,24 @@ test("saving a bio reloads the open page; a mistake shows over the last good pag
   await reloaded;
   assert.equal(await page.locator("#mentorsite-problems").count(), 0, "fixed: the panel is gone");
   assert.match(await heading(), /^\s*Rhiannon Price\s*$/);
+  await context.close();
+});
+
+test("filters offer only values some mentor has, fold long lists and end with a Show N mentors button", async () => {
+  const { page, context } = await register();
+  await waitForStatus(page, /match/);
+  await page.locator("#finder-filters > summary").click();
+  const offeredEmpty = await page.$$eval("#finder-filters label.choice", (ls) =>
+    ls.filter((l) => getComputedStyle(l).display !== "none" && l.querySelector(".count") && l.querySelector(".count").textContent === "0").map((l) => l.textContent.trim()));
+  assert.deepEqual(offeredEmpty, [], "no value that would leave no mentor is offered");
+  assert.ok(await page.locator("#finder-filters details.more-options").count() > 0, "long lists fold");
+  assert.equal(await page.locator("#finder-filters details.more-options[open]").count(), 0);
+  const status = await page.locator("#finder-status").textContent();
+  const n = Number(status.match(/^(\d+) mentors? match/)[1]);
+  const show = page.locator("#finder-show");
+  assert.equal(await show.textContent(), `Show ${n} mentors`);
+  await show.click();
+  assert.equal(await page.locator("#finder-filters").evaluate((d) => d.open), false, "the filters close");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "finder-status", "and the results are announced");
   await context.close();
 });

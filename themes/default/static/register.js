@@ -233,6 +233,8 @@
           var c = b.parentNode.querySelector(".count");
           if (c) c.textContent = counts[i];
           b.disabled = !counts[i] && !b.checked;
+          // A value that would leave no mentor is not offered (unless it is chosen).
+          b.parentNode.hidden = !counts[i] && !b.checked;
         });
       });
       render(results, text, s);
@@ -270,8 +272,20 @@
       more.hidden = count <= want.length;
       more.textContent = "Show " + Math.min(PAGE, count - want.length) + " more (" + want.length + " of " + count + " shown)";
     }
+    var show = $("finder-show");
+    if (show) show.textContent = count === 0 ? "No mentors match: change the filters" : count === 1 ? "Show 1 mentor" : "Show " + count + " mentors";
     var active = Object.keys(s.f).reduce(function (a, k) { return a + s.f[k].length; }, 0);
     $("finder-active").textContent = active ? "(" + active + " on)" : "";
+  }
+  var showButton = $("finder-show");
+  if (showButton) {
+    // Close the filters and go to the results they chose.
+    showButton.addEventListener("click", function () {
+      $("finder-filters").open = false;
+      status.setAttribute("tabindex", "-1");
+      status.focus();
+      list.scrollIntoView({ block: "start" });
+    });
   }
   if (more) {
     more.addEventListener("click", function () {
