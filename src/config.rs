@@ -88,6 +88,8 @@ pub struct FieldDef {
     pub required: bool,
     pub filter: bool,
     pub private: bool,
+    /// Shown on the mentor's card in the register (at most three fields are).
+    pub card: bool,
     pub values: Option<Vec<String>>,
     pub help: Option<String>,
 }
@@ -295,6 +297,8 @@ struct RawField {
     filter: Spanned<bool>,
     #[serde(default)]
     private: bool,
+    #[serde(default = "default_false")]
+    card: Spanned<bool>,
     values: Option<Spanned<Vec<Spanned<String>>>>,
     help: Option<String>,
 }
@@ -565,6 +569,7 @@ fn validate_scheme(raw: RawScheme, c: &mut Checker) -> Scheme {
 fn validate_fields(raw: Vec<RawField>, c: &mut Checker) -> Vec<FieldDef> {
     let mut seen = BTreeSet::new();
     let mut fields = Vec::new();
+    let mut cards = 0;
     for f in raw {
         let key = f.key.get_ref().clone();
         let key_span = f.key.span();
@@ -629,6 +634,23 @@ fn validate_fields(raw: Vec<RawField>, c: &mut Checker) -> Vec<FieldDef> {
                 "a filter publishes its values on the register; remove `filter = true` or `private = true`",
             );
         }
+        if f.private && *f.card.get_ref() {
+            c.error(
+                f.card.span(),
+                format!("field `{key}` is private and cannot be on the card"),
+                "the card is published on the register; remove `card = true` or `private = true`",
+            );
+        }
+        if *f.card.get_ref() {
+            cards += 1;
+            if cards == MAX_CARD_FIELDS + 1 {
+                c.error(
+                    f.card.span(),
+                    format!("`{key}` is the {}th field with `card = true`", MAX_CARD_FIELDS + 1),
+                    format!("a card shows at most {MAX_CARD_FIELDS} fields, so it stays short on a phone; keep `card = true` on the ones a mentee chooses by"),
+                );
+            }
+        }
         let label = f.label.unwrap_or_else(|| default_label(&key));
         fields.push(FieldDef {
             key,
@@ -637,12 +659,22 @@ fn validate_fields(raw: Vec<RawField>, c: &mut Checker) -> Vec<FieldDef> {
             required: f.required,
             filter: *f.filter.get_ref(),
             private: f.private,
+            card: *f.card.get_ref(),
             values,
             help: f.help,
         });
     }
+    // A scheme that chose none: the first two filters.
+    if cards == 0 {
+        for f in fields.iter_mut().filter(|f| f.filter).take(2) {
+            f.card = true;
+        }
+    }
     fields
 }
+
+/// Fields a card may show.
+pub const MAX_CARD_FIELDS: usize = 3;
 
 const IMAGE_FORMATS: &[&str] = &["webp", "jpg", "png"];
 
@@ -863,7 +895,7 @@ fn known_keys(parent: &[&str]) -> &'static [&'static str] {
             "holidays",
         ],
         ["fields"] => &[
-            "key", "label", "type", "required", "filter", "private", "values", "help",
+            "key", "label", "type", "required", "filter", "private", "card", "values", "help",
         ],
         ["images"] => &["sizes", "formats", "quality"],
         ["requests"] => &[
@@ -1020,6 +1052,37 @@ admin_email = "admin@example.org"
         assert!(text.contains("`email` is built in"), "{text}");
         assert!(text.contains("is private and cannot be a filter"), "{text}");
         assert!(text.contains("cannot list `values`"), "{text}");
+    }
+
+    #[test]
+    fn a_card_shows_at_most_three_public_fields_and_defaults_to_the_first_two_filters() {
+        let fields = |extra: &str| {
+            (1..=5)
+                .map(|i| format!("[[fields]]\nkey = \"f{i}\"\nfilter = true\n{extra}"))
+                .collect::<String>()
+        };
+        let text = errors(&format!("{MINIMAL}{}", fields("card = true\n")));
+        assert!(
+            text.contains("`f4` is the 4th field with `card = true`"),
+            "{text}"
+        );
+        assert!(!text.contains("`f5` is the"), "said once: {text}");
+        let text = errors(&format!(
+            "{MINIMAL}[[fields]]\nkey = \"notes\"\nprivate = true\ncard = true\n"
+        ));
+        assert!(
+            text.contains("is private and cannot be on the card"),
+            "{text}"
+        );
+        let config = Config::parse(&format!("{MINIMAL}{}", fields("")), Path::new("site.toml"))
+            .expect("valid");
+        let on_card: Vec<&str> = config
+            .fields
+            .iter()
+            .filter(|f| f.card)
+            .map(|f| f.key.as_str())
+            .collect();
+        assert_eq!(on_card, ["f1", "f2"]);
     }
 
     #[test]

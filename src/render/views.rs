@@ -100,6 +100,8 @@ pub struct FieldView {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub filter: bool,
+    /// On the register's card (`card = true`, at most three).
+    pub card: bool,
     /// The values as text (one for text, bool and date fields; each item for a list).
     pub values: Vec<String>,
     pub slugs: Vec<String>,
@@ -297,6 +299,7 @@ fn field_view(def: &FieldDef, value: &FieldValue) -> FieldView {
         label: def.label.clone(),
         kind: def.kind.as_str(),
         filter: def.filter,
+        card: def.card,
         slugs: values.iter().map(|v| slugify(v)).collect(),
         values,
     }

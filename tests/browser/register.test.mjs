@@ -264,3 +264,20 @@ test("filters offer only values some mentor has, fold long lists and end with a 
   assert.equal(await page.evaluate(() => document.activeElement.id), "finder-status", "and the results are announced");
   await context.close();
 });
+
+test("on a 375 px phone cards are compact and the first results are on the first screen", async () => {
+  const { page, context } = await register("/", { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
+  await waitForStatus(page, /match/);
+  const r = await page.evaluate(() => {
+    const cards = [...document.querySelectorAll("#results .card")].map((c) => c.getBoundingClientRect());
+    return { heights: cards.map((c) => c.height), firstTop: cards[0].top + window.scrollY };
+  });
+  const sorted = [...r.heights].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)];
+  assert.ok(median <= 250, `a card's median height is ${median} px`);
+  assert.ok(r.firstTop < 812, `the first card starts ${Math.round(r.firstTop)} px down`);
+  // The card shows the scheme's chosen fields only.
+  const labels = await page.$eval("#results .card", (c) => [...c.querySelectorAll(".card-facts dt")].map((d) => d.textContent));
+  assert.deepEqual(labels, ["Grade", "Specialty", "Region"]);
+  await context.close();
+});

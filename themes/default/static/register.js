@@ -276,6 +276,8 @@
     if (show) show.textContent = count === 0 ? "No mentors match: change the filters" : count === 1 ? "Show 1 mentor" : "Show " + count + " mentors";
     var active = Object.keys(s.f).reduce(function (a, k) { return a + s.f[k].length; }, 0);
     $("finder-active").textContent = active ? "(" + active + " on)" : "";
+    // Offered only when there is something to clear (a line less before the results).
+    clear.parentNode.hidden = !(s.q || s.all || active);
   }
   var showButton = $("finder-show");
   if (showButton) {
