@@ -177,14 +177,7 @@ async fn post_from(
         .headers()
         .get(header::LOCATION)
         .map(|v| v.to_str().unwrap().to_string());
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        location,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    (status, location, text_of(res).await)
 }
 
 #[tokio::test]
@@ -519,16 +512,20 @@ async fn a_reloaded_register_changes_who_can_be_requested() {
 
 const KEY: &[u8] = b"a test key of at least thirty-two bytes";
 
+/// A response's body as text (at most 1 MiB).
+async fn text_of(res: axum::response::Response) -> String {
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 async fn get(h: &Harness, uri: &str) -> (StatusCode, String) {
     let res = router(h.app.clone())
         .oneshot(Request::get(uri).body(Body::empty()).unwrap())
         .await
         .unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    (res.status(), text_of(res).await)
 }
 
 async fn answer(
@@ -544,11 +541,7 @@ async fn answer(
         .body(Body::from(body))
         .unwrap();
     let res = router(h.app.clone()).oneshot(req).await.unwrap();
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    (res.status(), text_of(res).await)
 }
 
 /// Store a request; return its id and the respond link's path from the mentor's email.
@@ -1238,14 +1231,7 @@ async fn send(
         .await
         .unwrap();
     let (status, headers) = (res.status(), res.headers().clone());
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    (status, headers, text_of(res).await)
 }
 
 #[tokio::test]
@@ -1403,10 +1389,7 @@ async fn the_sent_page_names_the_mentor_and_the_answer_date_for_its_own_request_
             }
             let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
             assert_eq!(res.status(), StatusCode::OK);
-            let bytes = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .unwrap();
-            String::from_utf8(bytes.to_vec()).unwrap()
+            text_of(res).await
         }
     };
     let page = page_with(Some(format!("theme=dark; {value}"))).await;
