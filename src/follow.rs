@@ -65,11 +65,21 @@ pub struct Follower {
     /// One follow at a time.
     busy: Mutex<()>,
     directory: Arc<Directory>,
+    /// Paths under the root that hold the service's own state (the request database, the
+    /// outbox folder): a commit that tracks any of them is never checked out, or `reset`
+    /// would overwrite (or, going back, delete) them.
+    state: Vec<String>,
 }
 
 impl Follower {
-    /// Follow the clone at `root`, whose checked-out commit is in use now.
-    pub fn new(root: &Path, directory: Arc<Directory>) -> Result<Follower, FollowError> {
+    /// Follow the clone at `root`, whose checked-out commit is in use now. `state` lists the
+    /// service's own files and folders (absolute, or relative to `root`); those inside the
+    /// root must never be in a commit.
+    pub fn new(
+        root: &Path,
+        directory: Arc<Directory>,
+        state: &[PathBuf],
+    ) -> Result<Follower, FollowError> {
         let not_a_clone = |e: FollowError| FollowError::NotAClone {
             root: root.display().to_string(),
             detail: e.to_string(),
@@ -91,6 +101,18 @@ impl Follower {
             last_forced: Mutex::new(None),
             busy: Mutex::new(()),
             directory,
+            state: state
+                .iter()
+                .filter_map(|p| {
+                    let rel = if p.is_absolute() {
+                        p.strip_prefix(root).ok()?
+                    } else {
+                        p.as_path()
+                    };
+                    Some(rel.to_string_lossy().replace('\\', "/"))
+                })
+                .filter(|p| !p.is_empty())
+                .collect(),
         })
     }
 
@@ -111,6 +133,39 @@ impl Follower {
         let from = self.serving();
         if tip == from {
             return Ok(Followed::Unchanged);
+        }
+        // A commit that carries the service's own files (a database committed by mistake) is
+        // refused before anything in the working tree changes.
+        let mut args = vec!["ls-tree", "-r", "--name-only", tip.as_str(), "--"];
+        let patterns: Vec<String> = self
+            .state
+            .iter()
+            .flat_map(|p| {
+                [
+                    p.clone(),
+                    format!("{p}-wal"),
+                    format!("{p}-shm"),
+                    format!("{p}-journal"),
+                ]
+            })
+            .collect();
+        args.extend(patterns.iter().map(String::as_str));
+        let tracked = git(&self.root, &args)?;
+        if !tracked.is_empty() {
+            let first = self.reported.lock().as_deref() != Some(tip.as_str());
+            let files: Vec<&str> = tracked.lines().collect();
+            return Ok(Followed::Rejected {
+                problems: format!(
+                    "{}: error: the commit holds the request service's own data ({}), which the \
+service keeps beside the content and would lose if it took this commit\n  = help: remove it \
+from the repository (`git rm -r --cached {}`), add it to .gitignore, commit and push\n",
+                    files[0],
+                    files.join(", "),
+                    self.state.join(" ")
+                ),
+                commit: tip,
+                first,
+            });
         }
         git(&self.root, &["reset", "--quiet", "--hard", &tip])?;
         let opts = BuildOptions {

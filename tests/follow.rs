@@ -481,3 +481,64 @@ fn the_site_workflow_s_hook_step_makes_the_service_follow() {
     wait_for_content(&ep, &pushed, Duration::from_secs(30));
     ep.stop();
 }
+
+/// An admin commits the service's own database by mistake: the commit is refused before the
+/// working tree changes, so no stored request is lost, and the admin is told how to fix it.
+/// Unsigned hooks, however many, do not use up the signed ones' allowance.
+#[test]
+fn a_push_that_carries_the_database_is_refused_and_nothing_stored_is_lost() {
+    let sink = SmtpSink::start(0);
+    let repos = Repos::new(sink.port);
+    let good = git(repos.admin.root(), &["rev-parse", "HEAD"]);
+    let ep = repos.start(&[
+        ("MENTORSITE_WEBHOOK_SECRET", SECRET),
+        ("MENTORSITE_FOLLOW_SECONDS", "3600"),
+    ]);
+    assert_eq!(request_for(&ep.url, "dr-ada-bundle"), 303);
+    sink.wait_for(3, Duration::from_secs(20));
+    let db = repos.service_root().join("data/requests.sqlite");
+    let before = std::fs::metadata(&db).unwrap().len();
+    // The admin's clone ignores nothing and commits a stray database file.
+    repos.admin.write(".gitignore", "");
+    repos
+        .admin
+        .write("data/requests.sqlite", "junk committed by mistake");
+    let bad = repos.push("Oops: the database");
+    for _ in 0..35 {
+        let (status, _) = http(&ep.url, "POST /hooks/push HTTP/1.1\r\n", b"x");
+        assert_eq!(status, 401);
+    }
+    assert_eq!(
+        github_hook(&ep.url, b"{}", SECRET),
+        202,
+        "unsigned posts used up nothing"
+    );
+    let mails = sink.wait_for(4, Duration::from_secs(20));
+    let notice = mails
+        .iter()
+        .find(|m| m.contains(&bad))
+        .expect("the admin is told");
+    let text = notice.replace("=\r\n", "").replace("=3D", "=");
+    assert!(text.contains("data/requests.sqlite"), "{text}");
+    assert!(text.contains("git rm -r --cached"), "{text}");
+    assert_eq!(content_of(&ep.url), good);
+    assert!(
+        std::fs::metadata(&db).unwrap().len() >= before,
+        "the database is untouched"
+    );
+    let list = common::mentorsite(&[
+        "requests",
+        "list",
+        "--root",
+        repos.service_root().to_str().unwrap(),
+    ])
+    .run();
+    list.assert_code(0);
+    assert!(list.stdout.contains("1 request"), "{}", list.stdout);
+    assert_eq!(
+        request_for(&ep.url, "dr-ada-bundle"),
+        303,
+        "and it goes on taking requests"
+    );
+    ep.stop();
+}

@@ -1376,7 +1376,9 @@ async fn the_sent_page_names_the_mentor_and_the_answer_date_for_its_own_request_
         .unwrap()
         .to_string();
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("Path=/requests/sent/"),
+        cookie.contains("HttpOnly")
+            && cookie.contains("Path=/requests/sent/")
+            && cookie.contains("Secure"),
         "{cookie}"
     );
     let value = cookie.split(';').next().unwrap().to_string();

@@ -63,6 +63,10 @@ pub fn run(args: EndpointArgs) -> ExitCode {
     let endpoint_follow_minutes = prepared.config.requests.follow_minutes;
     let endpoint_from = prepared.config.email.from.clone();
     let endpoint_admin = prepared.config.scheme.admin_email.clone();
+    let endpoint_state = vec![
+        prepared.config.requests.database.clone(),
+        prepared.config.email.outbox_dir.clone(),
+    ];
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
         // Inside the runtime: the SMTP transport's connection pool starts a task.
@@ -76,14 +80,17 @@ pub fn run(args: EndpointArgs) -> ExitCode {
             };
         let follow_every = std::time::Duration::from_secs(u64::from(endpoint_follow_minutes) * 60);
         let watched = if args.follow {
-            let follower =
-                match mentorsite::follow::Follower::new(&root, endpoint.desk().directory.clone()) {
-                    Ok(f) => std::sync::Arc::new(f),
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return ExitCode::from(super::FAILURE);
-                    }
-                };
+            let follower = match mentorsite::follow::Follower::new(
+                &root,
+                endpoint.desk().directory.clone(),
+                &endpoint_state,
+            ) {
+                Ok(f) => std::sync::Arc::new(f),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(super::FAILURE);
+                }
+            };
             let secret = std::env::var("MENTORSITE_WEBHOOK_SECRET")
                 .ok()
                 .map(String::into_bytes);

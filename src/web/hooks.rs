@@ -35,7 +35,8 @@ pub struct FollowHook {
     pub every: std::time::Duration,
 }
 
-/// Hooks accepted a minute (a push storm or a replay is not a reason to fetch without end).
+/// Signed hooks accepted a minute (a push storm or a replay is not a reason to fetch without
+/// end).
 const HOOKS_PER_MINUTE: u32 = 30;
 
 impl FollowHook {
@@ -112,10 +113,7 @@ pub async fn push(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     let json = |status: StatusCode, word: &str| {
         (status, axum::Json(serde_json::json!({ "status": word }))).into_response()
     };
-    if hook.limiter.check().is_err() {
-        crate::log::event("hook_refused", &[("reason", "rate")]);
-        return json(StatusCode::TOO_MANY_REQUESTS, "too_many");
-    }
+    // The signature first: unsigned posts never use up the allowance of real hooks.
     if !signed(secret, &headers, &body) {
         crate::log::event("hook_refused", &[("reason", "signature")]);
         return WebError::link(
@@ -126,6 +124,10 @@ pub async fn push(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         )
         .shown_with(&app.pages, true)
         .into_response();
+    }
+    if hook.limiter.check().is_err() {
+        crate::log::event("hook_refused", &[("reason", "rate")]);
+        return json(StatusCode::TOO_MANY_REQUESTS, "too_many");
     }
     crate::log::event("hook_received", &[]);
     hook.wake.notify_one();

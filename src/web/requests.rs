@@ -395,11 +395,12 @@ fn sent(app: &App, submitted: Option<&requests::desk::Submitted>) -> Response {
         .header(header::LOCATION, location);
     if let Some(s) = submitted {
         let token = app.desk.sign(&s.id, "sent", app.desk.now() + SENT_SECONDS);
-        let secure = if app.pages.form_action.starts_with("https:") {
-            "; Secure"
-        } else {
-            ""
-        };
+        // `Secure` when the page is on https: the form's own address, or the site's when the
+        // form posts to the same origin.
+        let action = &app.pages.form_action;
+        let on_https = action.starts_with("https:")
+            || (action.starts_with('/') && app.pages.site_base.starts_with("https:"));
+        let secure = if on_https { "; Secure" } else { "" };
         response = response.header(
             header::SET_COOKIE,
             format!(
