@@ -340,7 +340,7 @@ async fn lengths_are_counted_in_characters_in_any_script_and_nothing_typed_is_lo
     let (status, _, page) = post(&h, form(&[("message", &over)]), &[]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        page.contains("under 4,000 characters (it is 4,001 now)"),
+        page.contains("to 4,000 characters or fewer (it is 4,001 now)"),
         "{page}"
     );
     assert!(page.contains(&format!(">{over}</textarea>")));

@@ -96,22 +96,32 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     assert_eq!(emails, 3, "mentor, admin and mentee emails in outbox/");
     assert!(site.path("data/requests.sqlite").is_file());
     // Their links point at this server, so the mentor's answer can be tried here.
-    let mut all = String::new();
-    for e in std::fs::read_dir(site.path("outbox")).unwrap() {
-        let raw = std::fs::read_to_string(e.unwrap().path()).unwrap();
-        all.push_str(&raw.replace("=\r\n", "").replace("=3D", "="));
-    }
+    // A file may be listed before it is fully written: read again (bounded) until the
+    // mentor's mail, link and all, is there.
     let own = format!("http://{}/requests/", server.addr());
-    let respond = all
-        .split(&own)
-        .skip(1)
-        .map(|rest| {
-            rest.split(|c: char| c.is_whitespace() || c == '"' || c == '<')
-                .next()
-                .unwrap()
-        })
-        .find(|link| link.contains("/respond?t="))
-        .unwrap_or_else(|| panic!("no respond link to {own} in the emails:\n{all}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (all, respond) = loop {
+        let mut all = String::new();
+        for e in std::fs::read_dir(site.path("outbox")).unwrap() {
+            let raw = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
+            all.push_str(&raw.replace("=\r\n", "").replace("=3D", "="));
+        }
+        let respond = all
+            .split(&own)
+            .skip(1)
+            .map(|rest| {
+                rest.split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .find(|link| link.contains("/respond?t="));
+        match respond {
+            Some(link) => break (all, link),
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+            None => panic!("no respond link to {own} in the emails:\n{all}"),
+        }
+    };
     assert!(
         !all.contains("mentors.example.org/requests/"),
         "no production links"

@@ -127,7 +127,7 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
     } else if name.chars().count() > MAX_NAME {
         errors.insert(
             "name",
-            format!("Please keep your name under {MAX_NAME} characters."),
+            format!("Please keep your name to {MAX_NAME} characters or fewer."),
         );
     }
     let email = text(&form.email);
@@ -163,7 +163,7 @@ pub fn validate(form: &Form) -> Result<Valid, FormErrors> {
         errors.insert(
             "message",
             format!(
-                "Please keep your message under {} characters (it is {} now). You can say more when you meet.",
+                "Please keep your message to {} characters or fewer (it is {} now). You can say more when you meet.",
                 thousands(MAX_MESSAGE),
                 thousands(message.chars().count())
             ),

@@ -41,6 +41,9 @@ pub struct App {
 /// The largest push hook read (GitHub's push payloads are far smaller).
 const HOOK_BODY: usize = 5 * 1024 * 1024;
 
+/// Clients a limiter remembers before it forgets the idle ones.
+const CLIENTS_KEPT: usize = 10_000;
+
 /// Invalid posts allowed for each valid one.
 const INVALID_PER_VALID: u32 = 3;
 
@@ -67,6 +70,17 @@ impl App {
     /// ones (the default is 10, or `MENTORSITE_RATE_PER_MINUTE`).
     pub fn set_rate_per_minute(&mut self, n: NonZeroU32) {
         (self.valid_posts, self.invalid_posts) = limiters(n);
+    }
+
+    /// Keep the limiters' memory bounded: past [`CLIENTS_KEPT`] clients, forget those whose
+    /// allowance has refilled (many addresses, spoofed or real, would otherwise pile up).
+    pub(crate) fn forget_idle_clients(&self) {
+        for limiter in [&self.valid_posts, &self.invalid_posts] {
+            if limiter.len() > CLIENTS_KEPT {
+                limiter.retain_recent();
+                limiter.shrink_to_fit();
+            }
+        }
     }
 
     /// Believe `X-Forwarded-For` from these peers (the proxy in front of the service).

@@ -91,6 +91,7 @@ async fn take(app: &Arc<App>, req: Request) -> Result<Option<requests::desk::Sub
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let client = client_address(peer, &parts.headers, &app.trusted_proxies);
+    app.forget_idle_clients();
     let too_many = |form: Option<Form>| {
         crate::log::event("request_refused", &[("reason", "rate")]);
         let e = WebError::form(
