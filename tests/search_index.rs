@@ -11,7 +11,12 @@ use serde_json::Value;
 
 struct Index {
     manifest: Value,
-    docs: Value,
+    /// Doc id → slug, read from the card chunks.
+    slugs: Vec<String>,
+    /// Facet key → per doc id, its value codes.
+    codes: Value,
+    /// The register's pages, by number: their HTML.
+    pages: Vec<String>,
     /// (term, [(doc id, weight)]) in term order, across shards.
     terms: Vec<(String, Vec<(usize, u64)>)>,
     /// Every file under search/, with its bytes.
@@ -39,7 +44,25 @@ fn index(site: &Site) -> Index {
     let json = &page[start..];
     let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
     let manifest: Value = serde_json::from_str(json).unwrap();
-    let docs: Value = serde_json::from_str(&text("search/docs.")).unwrap();
+    let dir = manifest["dir"].as_str().unwrap().trim_start_matches('/');
+    let file = |name: &Value| text(&format!("{dir}{}", name.as_str().unwrap()));
+    let codes: Value = serde_json::from_str(&file(&manifest["f"])).unwrap();
+    let mut slugs = Vec::new();
+    for chunk in manifest["cards"].as_array().unwrap() {
+        let cards: Vec<String> = serde_json::from_str(&file(chunk)).unwrap();
+        for card in cards {
+            let at = card.find("data-slug=\"").expect("a card names its slug") + 11;
+            slugs.push(card[at..at + card[at..].find('"').unwrap()].to_string());
+        }
+    }
+    let mut pages = vec![page.clone()];
+    for n in 2.. {
+        let path = format!("page/{n}/index.html");
+        if !files.iter().any(|f| f.path.to_string_lossy() == path) {
+            break;
+        }
+        pages.push(text(&path));
+    }
     let mut terms = Vec::new();
     let search_files = files
         .iter()
@@ -47,8 +70,7 @@ fn index(site: &Site) -> Index {
         .map(|f| (f.path.to_string_lossy().into_owned(), f.bytes.clone()))
         .collect();
     for shard in manifest["shards"].as_array().unwrap() {
-        let url = shard[1].as_str().unwrap().trim_start_matches('/');
-        let body: Value = serde_json::from_str(&text(url)).unwrap();
+        let body: Value = serde_json::from_str(&file(&shard[1])).unwrap();
         assert_eq!(
             body["t"][0], shard[0],
             "the manifest names each shard's first term"
@@ -75,7 +97,9 @@ fn index(site: &Site) -> Index {
     }
     Index {
         manifest,
-        docs,
+        slugs,
+        codes,
+        pages,
         terms,
         files: search_files,
     }
@@ -85,12 +109,7 @@ fn index(site: &Site) -> Index {
 fn every_mentor_is_found_by_their_name_and_has_their_facets() {
     let site = Site::demo();
     let ix = index(&site);
-    let slugs: Vec<&str> = ix.docs["slug"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let slugs = &ix.slugs;
     assert_eq!(slugs.len(), 26);
     assert_eq!(ix.manifest["n"], 26);
     let sorted: Vec<&String> = ix.terms.iter().map(|(t, _)| t).collect();
@@ -119,7 +138,7 @@ fn every_mentor_is_found_by_their_name_and_has_their_facets() {
     // Facet codes decode to her field values; her status is 'a' (taking requests).
     let facets = ix.manifest["facets"].as_array().unwrap();
     let region = facets.iter().find(|f| f["key"] == "region").unwrap();
-    let codes = &ix.docs["f"]["region"][id];
+    let codes = &ix.codes["region"][id];
     let labels: Vec<&str> = codes
         .as_array()
         .unwrap()
@@ -131,17 +150,47 @@ fn every_mentor_is_found_by_their_name_and_has_their_facets() {
         })
         .collect();
     assert_eq!(labels, ["Wakefield"]);
-    assert_eq!(&ix.docs["st"].as_str().unwrap()[id..=id], "a");
+    let st = ix.manifest["st"].as_str().unwrap();
+    assert_eq!(&st[id..=id], "a");
     let tomas = slugs.iter().position(|s| *s == "tomas-hruby").unwrap();
-    assert_eq!(&ix.docs["st"].as_str().unwrap()[tomas..=tomas], "w");
-    assert_eq!(ix.docs["away"][tomas.to_string()], "2027-01-11");
+    assert_eq!(&st[tomas..=tomas], "w");
+    assert_eq!(ix.manifest["away"][tomas.to_string()], "2027-01-11");
+}
+
+#[test]
+fn the_register_pages_and_card_chunks_hold_the_same_mentors_in_the_same_order() {
+    let site = Site::demo();
+    let ix = index(&site);
+    let page_size = ix.manifest["page"].as_u64().unwrap() as usize;
+    assert_eq!(ix.pages.len(), 26_usize.div_ceil(page_size));
+    let mut on_pages = Vec::new();
+    for (i, html) in ix.pages.iter().enumerate() {
+        let start = format!("data-start=\"{}\"", i * page_size);
+        assert!(
+            html.contains(&start),
+            "page {} starts at its first doc id",
+            i + 1
+        );
+        on_pages.extend(html.match_indices("<li data-slug=\"").map(|(at, m)| {
+            let rest = &html[at + m.len()..];
+            rest[..rest.find('"').unwrap()].to_string()
+        }));
+    }
+    assert_eq!(on_pages, ix.slugs, "page N holds card chunk N - 1");
+    // Taking requests first, then away, then not taking requests.
+    let st = ix.manifest["st"].as_str().unwrap();
+    let groups: Vec<char> = st.chars().collect();
+    let rank = |c: char| "awf".find(c).unwrap();
+    assert!(groups.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "{st}");
+    assert!(ix.pages[0].contains("rel=\"next\""));
+    assert!(!ix.pages[ix.pages.len() - 1].contains("rel=\"next\""));
 }
 
 #[test]
 fn private_fields_never_enter_the_index() {
     let site = Site::fixture("refugee-youth");
     let ix = index(&site);
-    let all = format!("{} {} {:?}", ix.manifest, ix.docs, ix.terms);
+    let all = format!("{} {} {:?}", ix.manifest, ix.codes, ix.terms);
     for secret in ["private.example.net", "dbs", "2031", "expiry"] {
         assert!(
             !all.to_lowercase().contains(secret),
@@ -166,7 +215,13 @@ fn the_index_is_small_and_split() {
         e.write_all(bytes).unwrap();
         e.finish().unwrap().len()
     };
-    let total: usize = ix.files.iter().map(|(_, b)| gzipped(b)).sum();
+    // The card chunks are the theme's card HTML, fetched only for results off the page.
+    let total: usize = ix
+        .files
+        .iter()
+        .filter(|(name, _)| !name.starts_with("search/c"))
+        .map(|(_, b)| gzipped(b))
+        .sum();
     // The demo's bios are short; 300-500 word bios are measured in benches/search.mjs.
     assert!(total / 26 < 400, "{total} gzipped bytes for 26 mentors");
     for (name, bytes) in &ix.files {
@@ -180,7 +235,7 @@ fn the_index_is_small_and_split() {
     }
     assert!(
         ix.files.len() >= 3,
-        "docs and at least two shards: {:?}",
+        "facet codes and at least two shards: {:?}",
         ix.files.iter().map(|f| &f.0).collect::<Vec<_>>()
     );
 }

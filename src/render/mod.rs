@@ -396,22 +396,28 @@ fn render_all(
             Ok((view, key))
         })
         .collect::<Result<_, SinkError>>()?;
-    let (mentors, keys): (Vec<MentorView>, Vec<Option<u64>>) = keyed.into_iter().unzip();
+    // From here on mentors are in this build's register order: doc id = position.
+    let order = fair_order(&keyed, today);
+    let bios: Vec<&crate::register::Mentor> = order.iter().map(|&i| &register.mentors[i]).collect();
+    let mut slots: Vec<Option<(MentorView, Option<u64>)>> = keyed.into_iter().map(Some).collect();
+    let (mentors, keys): (Vec<MentorView>, Vec<Option<u64>>) =
+        order.iter().filter_map(|&i| slots[i].take()).unzip();
     let cards: Vec<Card> = mentors
         .par_iter()
         .zip(&keys)
         .map(|(m, key)| r.card(m, *key))
         .collect();
 
-    // The search index, then the home page and register that load it.
+    // The search index, then the register's pages that load it.
     let filters = views::filters_of_views(config, &mentors);
     let terms: Vec<Terms> = mentors
         .par_iter()
-        .zip(&register.mentors)
+        .zip(&bios)
         .zip(&keys)
         .map(|((view, m), key)| r.terms(view, &m.bio, *key))
         .collect();
-    let index = search::build(&mentors, &filters, &terms, &base);
+    let card_html: Vec<&str> = cards.iter().map(|c| c.html.as_str()).collect();
+    let index = search::build(&mentors, &filters, &terms, &card_html, PAGE_SIZE, &base);
     drop(terms);
     for file in index.files {
         r.put(file)?;
@@ -425,15 +431,19 @@ fn render_all(
             .filter(|m| m.availability.can_request)
             .count(),
     };
-    let mut ctx = r.context(&base);
-    ctx.insert("page", &home);
-    ctx.insert("cards", &cards);
-    ctx.insert("search_manifest", &manifest);
-    ctx.insert("filters", &filters);
-    ctx.insert("counts", &counts);
-    let card_keys: Vec<u64> = cards.iter().map(|c| c.key).collect();
-    let key = r.key(&(&home, &card_keys, &manifest, &filters, &counts));
-    r.render("index.html", "index.html", &ctx, key)?;
+    let pages = paged(&cards, &base);
+    pages.par_iter().try_for_each(|(pager, on_page)| {
+        let mut ctx = r.context(&base);
+        ctx.insert("page", &home);
+        ctx.insert("cards", on_page);
+        ctx.insert("pager", pager);
+        ctx.insert("search_manifest", &manifest);
+        ctx.insert("filters", &filters);
+        ctx.insert("counts", &counts);
+        let card_keys: Vec<u64> = on_page.iter().map(|c| c.key).collect();
+        let key = r.key(&(&home, &card_keys, &manifest, &filters, &counts, pager));
+        r.render("index.html", pager.path("index.html"), &ctx, key)
+    })?;
     filter_pages(r, &filters, &mentors, &cards)?;
 
     // The handbook: index, one page per section, and a printable whole.
@@ -566,26 +576,150 @@ fn filter_pages(
         .iter()
         .flat_map(|f| f.values.iter().filter(|v| v.count > 0).map(move |v| (f, v)))
         .collect();
-    pages.par_iter().try_for_each(|(filter, value)| {
-        let matching: Vec<&Card> = having
-            .get(&(filter.key.as_str(), value.slug.as_str()))
-            .map(|ids| ids.iter().map(|&i| &cards[i]).collect())
-            .unwrap_or_default();
-        let mut ctx = r.context(&r.site.register_url);
-        ctx.insert("filter", filter);
-        ctx.insert("value", value);
-        ctx.insert("cards", &matching);
-        r.render(
-            "filter.html",
-            format!("mentors/by/{}/{}/index.html", filter.key, value.slug),
-            &ctx,
-            r.key(&(
-                filter,
-                value,
-                matching.iter().map(|c| c.key).collect::<Vec<_>>(),
-            )),
-        )
-    })
+    let base = &r.site.base_path;
+    let listings: Vec<(&views::FilterView, &views::FacetValue, Pager, Vec<&Card>)> = pages
+        .iter()
+        .flat_map(|&(filter, value)| {
+            let matching: Vec<&Card> = having
+                .get(&(filter.key.as_str(), value.slug.as_str()))
+                .map(|ids| ids.iter().map(|&i| &cards[i]).collect())
+                .unwrap_or_default();
+            let url = format!("{base}mentors/by/{}/{}/", filter.key, value.slug);
+            paged(&matching, &url)
+                .into_iter()
+                .map(move |(pager, on_page)| {
+                    (filter, value, pager, on_page.iter().map(|c| &**c).collect())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    listings
+        .par_iter()
+        .try_for_each(|(filter, value, pager, on_page)| {
+            let mut ctx = r.context(&r.site.register_url);
+            ctx.insert("filter", filter);
+            ctx.insert("value", value);
+            ctx.insert("cards", on_page);
+            ctx.insert("pager", pager);
+            let dir = format!("mentors/by/{}/{}/", filter.key, value.slug);
+            r.render(
+                "filter.html",
+                pager.path(&format!("{dir}index.html")),
+                &ctx,
+                r.key(&(
+                    filter,
+                    value,
+                    pager,
+                    on_page.iter().map(|c| c.key).collect::<Vec<_>>(),
+                )),
+            )
+        })
+}
+
+/// Cards on a register page, a filter page, and in a search index card chunk: a first screen,
+/// so a page's size does not grow with the register.
+pub const PAGE_SIZE: usize = 24;
+
+/// Where a listing page is and what it links to.
+#[derive(Debug, Clone, Serialize)]
+struct Pager {
+    /// 1-based.
+    number: usize,
+    count: usize,
+    /// The doc id (register) or position (filter page) of the first card.
+    start: usize,
+    prev: Option<String>,
+    next: Option<String>,
+    /// The first, the last and the two either side of this one; `None` is a gap.
+    links: Vec<Option<PageLink>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct PageLink {
+    number: usize,
+    url: String,
+    current: bool,
+}
+
+impl Pager {
+    /// `index.html` under the listing's folder for page 1, `page/N/index.html` beyond.
+    fn path(&self, first: &str) -> PathBuf {
+        if self.number == 1 {
+            return PathBuf::from(first);
+        }
+        let dir = first.strip_suffix("index.html").unwrap_or("");
+        PathBuf::from(format!("{dir}page/{}/index.html", self.number))
+    }
+}
+
+/// A listing at `url` cut into pages of [`PAGE_SIZE`]; an empty listing is one empty page.
+fn paged<'c, T>(items: &'c [T], url: &str) -> Vec<(Pager, &'c [T])> {
+    let chunks: Vec<&[T]> = if items.is_empty() {
+        vec![items]
+    } else {
+        items.chunks(PAGE_SIZE).collect()
+    };
+    let count = chunks.len();
+    let url_of = |n: usize| {
+        if n == 1 {
+            url.to_string()
+        } else {
+            format!("{url}page/{n}/")
+        }
+    };
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, on_page)| {
+            let number = i + 1;
+            let mut links = Vec::new();
+            let mut last = 0;
+            for n in 1..=count {
+                let near = n == 1 || n == count || n.abs_diff(number) <= 2;
+                if !near {
+                    continue;
+                }
+                if n > last + 1 {
+                    links.push(None);
+                }
+                links.push(Some(PageLink {
+                    number: n,
+                    url: url_of(n),
+                    current: n == number,
+                }));
+                last = n;
+            }
+            let pager = Pager {
+                number,
+                count,
+                start: i * PAGE_SIZE,
+                prev: (number > 1).then(|| url_of(number - 1)),
+                next: (number < count).then(|| url_of(number + 1)),
+                links,
+            };
+            (pager, on_page)
+        })
+        .collect()
+}
+
+/// This build's register order, as indexes into `mentors`: those taking requests first, then
+/// those away, then the rest, each group turned by the build's date so that a different mentor
+/// heads the list each day (the site is rebuilt daily). The same inputs on the same date give
+/// the same order.
+fn fair_order<T>(mentors: &[(MentorView, T)], today: Date) -> Vec<usize> {
+    let day = i64::from(today.year()) * 366 + i64::from(today.day_of_year());
+    let mut order = Vec::with_capacity(mentors.len());
+    for group in ["accepting", "away", "full"] {
+        let members: Vec<usize> = (0..mentors.len())
+            .filter(|&i| mentors[i].0.availability.status == group)
+            .collect();
+        if members.is_empty() {
+            continue;
+        }
+        let start = (day.rem_euclid(members.len() as i64) as usize * 7919) % members.len();
+        order.extend((0..members.len()).map(|k| members[(start + k) % members.len()]));
+    }
+    order
 }
 
 /// `static/<file>?v=<hash>` for every static file, so browsers can cache them until they change.
@@ -631,4 +765,55 @@ pub fn escape(s: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_is_paged_with_links_to_the_ends_and_the_neighbours() {
+        let items: Vec<usize> = (0..PAGE_SIZE * 9 + 1).collect();
+        let pages = paged(&items, "/s/");
+        assert_eq!(pages.len(), 10);
+        let (first, on_first) = &pages[0];
+        assert_eq!(on_first.len(), PAGE_SIZE);
+        assert_eq!(first.prev, None);
+        assert_eq!(first.next.as_deref(), Some("/s/page/2/"));
+        assert_eq!(first.path("index.html"), PathBuf::from("index.html"));
+        let numbers = |p: &Pager| -> Vec<Option<usize>> {
+            p.links
+                .iter()
+                .map(|l| l.as_ref().map(|l| l.number))
+                .collect()
+        };
+        assert_eq!(numbers(first), [Some(1), Some(2), Some(3), None, Some(10)]);
+        let (fifth, _) = &pages[4];
+        assert_eq!(
+            numbers(fifth),
+            [
+                Some(1),
+                None,
+                Some(3),
+                Some(4),
+                Some(5),
+                Some(6),
+                Some(7),
+                None,
+                Some(10)
+            ]
+        );
+        assert_eq!(fifth.start, 4 * PAGE_SIZE);
+        assert_eq!(
+            fifth.path("mentors/by/region/leeds/index.html"),
+            PathBuf::from("mentors/by/region/leeds/page/5/index.html")
+        );
+        let (last, on_last) = &pages[9];
+        assert_eq!(on_last.len(), 1);
+        assert_eq!(last.next, None);
+        assert_eq!(last.prev.as_deref(), Some("/s/page/9/"));
+        // An empty listing still has its one page.
+        let none: Vec<usize> = Vec::new();
+        assert_eq!(paged(&none, "/").len(), 1);
+    }
 }

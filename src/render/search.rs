@@ -1,13 +1,21 @@
 //! The register's search index, written by `build` from the public views (private fields never
 //! get here: views have none).
 //!
-//! Three parts, so a browser downloads only what a query needs:
-//! - a manifest, inlined in the register page: the facets, and the first term of each shard;
-//! - `search/docs.<hash>.json`: one row per mentor (slug, status, return date, facet codes),
-//!   enough to filter and count without any other request;
+//! Four parts, so a browser downloads only what a query needs, and a register page's size does
+//! not grow with the register:
+//! - a manifest, inlined in the register page: every mentor's status (one letter each) and return
+//!   date, the facets, the first term of each shard and the name of each card chunk;
+//! - `search/f.<hash>.json`: every mentor's facet codes, fetched once a filter is used (and then
+//!   for the counts);
 //! - `search/t<i>.<hash>.json`: the free-text index, cut into shards of about 8 KB by sorted term
 //!   range. Each term lists the mentors that have it, as `delta * 4 + weight` (weight 3 for the
-//!   name, 2 for a field value, 1 for the bio).
+//!   name, 2 for a field value, 1 for the bio);
+//! - `search/c<k>.<hash>.json`: the theme's own card HTML for register page `k + 1`, so a result
+//!   not on the page is shown exactly as the page shows it.
+//!
+//! A mentor's doc id is their position in the register's order for this build (see
+//! `render::fair_order`): register page `k + 1` and card chunk `k` hold ids
+//! `k * page .. (k + 1) * page`.
 //!
 //! The browser tokenises queries exactly as [`tokenize`] does (see `static/register.js`).
 
@@ -53,9 +61,20 @@ pub fn tokenize(text: &str) -> Vec<String> {
 pub struct Manifest {
     pub v: u8,
     pub n: usize,
-    pub docs: String,
-    /// `[first term, url]` per shard, in term order.
+    /// Mentors per register page and per card chunk.
+    pub page: usize,
+    /// The folder of the files below, ending in `/`.
+    pub dir: String,
+    /// One letter per mentor: `a` accepting, `w` away (see `away`), `f` not taking requests.
+    pub st: String,
+    /// Doc id → return date, for mentors away at build time; the browser compares with today.
+    pub away: BTreeMap<usize, String>,
+    /// The facet codes file.
+    pub f: String,
+    /// `[first term, file]` per shard, in term order.
     pub shards: Vec<(String, String)>,
+    /// The card chunk files, by chunk.
+    pub cards: Vec<String>,
     pub facets: Vec<Facet>,
 }
 
@@ -67,16 +86,9 @@ pub struct Facet {
     pub values: Vec<(String, String)>,
 }
 
+/// Facet key → per mentor, the codes of the values they have.
 #[derive(Serialize)]
-struct Docs<'a> {
-    slug: Vec<&'a str>,
-    /// One letter per mentor: `a` accepting, `w` away (see `away`), `f` not taking requests.
-    st: String,
-    /// Doc id → return date, for mentors away at build time; the browser compares with today.
-    away: BTreeMap<usize, &'a str>,
-    /// Facet key → per mentor, the codes of the values they have.
-    f: BTreeMap<&'a str, Vec<Vec<u16>>>,
-}
+struct FacetCodes<'a>(BTreeMap<&'a str, Vec<Vec<u16>>>);
 
 #[derive(Serialize)]
 struct Shard<'a> {
@@ -119,11 +131,14 @@ pub fn terms_of(m: &MentorView, bio: &str) -> Vec<(String, u32)> {
     terms
 }
 
-/// The index files and manifest; `terms[i]` is [`terms_of`] the `i`th mentor.
+/// The index files and manifest over `mentors` in doc-id order; `terms[i]` is [`terms_of`] the
+/// `i`th mentor and `cards[i]` their card's HTML; `page` mentors to a card chunk.
 pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
     mentors: &[MentorView],
     filters: &[FilterView],
     terms: &[T],
+    cards: &[&str],
+    page: usize,
     base_path: &str,
 ) -> Index {
     let facets: Vec<Facet> = filters
@@ -139,21 +154,17 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
         })
         .collect();
 
-    let mut docs = Docs {
-        slug: Vec::with_capacity(mentors.len()),
-        st: String::with_capacity(mentors.len()),
-        away: BTreeMap::new(),
-        f: BTreeMap::new(),
-    };
+    let mut st = String::with_capacity(mentors.len());
+    let mut away = BTreeMap::new();
+    let mut codes_of = FacetCodes(BTreeMap::new());
     for (id, m) in mentors.iter().enumerate() {
-        docs.slug.push(&m.slug);
-        docs.st.push(match m.availability.status {
+        st.push(match m.availability.status {
             "accepting" => 'a',
             "away" => 'w',
             _ => 'f',
         });
         if let Some(until) = &m.availability.until {
-            docs.away.insert(id, until);
+            away.insert(id, until.clone());
         }
         for (facet, filter) in facets.iter().zip(filters) {
             let codes: Vec<u16> = m
@@ -164,7 +175,11 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
                 .filter_map(|s| facet.values.iter().position(|(slug, _)| slug == s))
                 .map(|i| i as u16)
                 .collect();
-            docs.f.entry(facet.key.as_str()).or_default().push(codes);
+            codes_of
+                .0
+                .entry(facet.key.as_str())
+                .or_default()
+                .push(codes);
         }
     }
 
@@ -182,9 +197,23 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
     postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
 
     let mut files = Vec::new();
-    let docs_json = serde_json::to_string(&docs).expect("docs serialize");
-    let docs_path = hashed("search/docs", &docs_json);
-    files.push(OutputFile::new(docs_path.clone(), docs_json));
+    let mut put = |stem: &str, json: String| {
+        let name = hashed(stem, &json);
+        files.push(OutputFile::new(format!("search/{name}"), json));
+        name
+    };
+    let facet_file = put(
+        "f",
+        serde_json::to_string(&codes_of).expect("codes serialize"),
+    );
+    let card_files: Vec<String> = cards
+        .chunks(page.max(1))
+        .enumerate()
+        .map(|(k, chunk)| {
+            let json = serde_json::to_string(chunk).expect("cards serialize");
+            put(&format!("c{k}"), json)
+        })
+        .collect();
 
     let mut shards = Vec::new();
     let mut current = Shard {
@@ -192,19 +221,16 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
         p: Vec::new(),
     };
     let mut size = 0;
-    let flush =
-        |shard: &mut Shard, files: &mut Vec<OutputFile>, shards: &mut Vec<(String, String)>| {
-            if shard.t.is_empty() {
-                return;
-            }
-            let first = shard.t[0].to_string();
-            let json = serde_json::to_string(&*shard).expect("shard serialize");
-            let path = hashed(&format!("search/t{}", shards.len()), &json);
-            files.push(OutputFile::new(path.clone(), json));
-            shards.push((first, format!("{base_path}{path}")));
-            shard.t.clear();
-            shard.p.clear();
-        };
+    let mut flush = |shard: &mut Shard, shards: &mut Vec<(String, String)>| {
+        if shard.t.is_empty() {
+            return;
+        }
+        let first = shard.t[0].to_string();
+        let json = serde_json::to_string(&*shard).expect("shard serialize");
+        shards.push((first, put(&format!("t{}", shards.len()), json)));
+        shard.t.clear();
+        shard.p.clear();
+    };
     for (term, docs_of) in &postings {
         let mut last = 0;
         let list: Vec<u32> = docs_of
@@ -219,18 +245,23 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
         current.t.push(term);
         current.p.push(list);
         if size >= SHARD_BYTES {
-            flush(&mut current, &mut files, &mut shards);
+            flush(&mut current, &mut shards);
             size = 0;
         }
     }
-    flush(&mut current, &mut files, &mut shards);
+    flush(&mut current, &mut shards);
 
     Index {
         manifest: Manifest {
-            v: 1,
+            v: 2,
             n: mentors.len(),
-            docs: format!("{base_path}{docs_path}"),
+            page,
+            dir: format!("{base_path}search/"),
+            st,
+            away,
+            f: facet_file,
             shards,
+            cards: card_files,
             facets,
         },
         files,

@@ -67,15 +67,22 @@ async function search(page, text) {
   await page.waitForFunction((e) => document.getElementById("results").dataset.applied === e, expected);
 }
 
+/** Wait until the script has applied the page's state (nothing typed: the page's own cards). */
+async function ready(page) {
+  await page.waitForFunction(() => document.getElementById("results").dataset.applied !== undefined);
+}
+
 async function waitForStatus(page, re) {
   await page.waitForFunction((src) => new RegExp(src).test(document.getElementById("finder-status").textContent), re.source);
 }
 
 test("only mentors taking requests are shown by default, and the box widens it", async () => {
   const { page, context } = await register();
-  await waitForStatus(page, /mentors? match/);
+  await ready(page);
   const names = await visibleNames(page);
   assert.equal(names.length, 20, names.join(", "));
+  assert.equal(await page.locator("#finder-status").textContent(),
+    "20 mentors on this page taking requests now; 4 more not taking requests are hidden.");
   assert.ok(!names.includes("Zoë Achterberg"), "full mentors hidden by default");
   await page.getByLabel("Only mentors taking requests now").uncheck();
   await waitForStatus(page, /^26 mentors match\.$/);
@@ -85,7 +92,7 @@ test("only mentors taking requests are shown by default, and the box widens it",
 
 test("typing narrows the list, forgiving accents, prefixes and a typo", async () => {
   const { page, context } = await register();
-  await waitForStatus(page, /match/);
+  await ready(page);
   await search(page, "siobhan");
   assert.equal(await page.locator("#finder-status").textContent(), "1 mentor matches, all taking requests now.");
   assert.deepEqual(await visibleNames(page), ["Siobhán Ní Bhriain"]);
@@ -100,7 +107,7 @@ test("typing narrows the list, forgiving accents, prefixes and a typo", async ()
 
 test("a filter narrows the list, shows counts and goes in the URL; the URL restores it", async () => {
   const { page, context } = await register();
-  await waitForStatus(page, /match/);
+  await ready(page);
   await page.locator("#finder-filters > summary").click();
   const leeds = page.locator('fieldset[data-facet="region"] label', { hasText: "Leeds" });
   const count = Number(await leeds.locator(".count").textContent());
@@ -146,7 +153,7 @@ test("a mentor whose away date has passed is shown as taking requests", async ()
   const page = await context.newPage();
   await page.clock.setFixedTime(new Date("2027-02-01T10:00:00"));
   await page.goto(base + "/");
-  await waitForStatus(page, /match/);
+  await ready(page);
   assert.ok((await visibleNames(page)).includes("Tomáš Hrubý"), "back from being away");
   const badge = await page.locator('li[data-slug="tomas-hruby"] .status').textContent();
   assert.equal(badge.trim(), "Taking requests");
@@ -156,8 +163,17 @@ test("a mentor whose away date has passed is shown as taking requests", async ()
 test("without JavaScript every mentor is listed and reachable, and filter pages work", async () => {
   const { page, context } = await register("/", { javaScriptEnabled: false });
   assert.equal(await page.locator("#finder").isVisible(), false, "no dead form without JavaScript");
+  // The register comes in pages: the first screen of cards, then "Next".
   const links = await page.$$eval("#results h3 a", (as) => as.map((a) => a.href));
-  assert.equal(links.length, 26);
+  assert.equal(links.length, 24);
+  assert.equal(await page.locator('.pager [aria-current="page"]').textContent(), "Page 1");
+  await page.getByRole("link", { name: "Next page" }).click();
+  await page.waitForURL(/\/page\/2\/$/);
+  links.push(...await page.$$eval("#results h3 a", (as) => as.map((a) => a.href)));
+  assert.equal(new Set(links).size, 26, "every mentor once, over the pages");
+  assert.equal(await page.getByRole("link", { name: "Next page" }).count(), 0, "the last page");
+  await page.getByRole("link", { name: "Previous page" }).click();
+  await page.waitForURL((u) => u.pathname === "/");
   for (const link of links) {
     const res = await page.request.get(link);
     assert.equal(res.status(), 200, link);
@@ -185,11 +201,11 @@ test("the browser tokenizes exactly as the build does", async () => {
   await context.close();
 });
 
-for (const path of ["/", "/mentors/amara-okafor/", "/handbook/policies/", "/mentors/by/region/leeds/"]) {
+for (const path of ["/", "/page/2/", "/mentors/amara-okafor/", "/handbook/policies/", "/mentors/by/region/leeds/"]) {
   test(`axe-core finds no WCAG 2.2 AA violation on ${path}`, async () => {
     for (const colorScheme of ["light", "dark"]) {
       const { page, context } = await register(path, { colorScheme });
-      if (path === "/") await waitForStatus(page, /match/);
+      if (path === "/" || path === "/page/2/") await ready(page);
       await page.addScriptTag({ path: axePath });
       const result = await page.evaluate(() =>
         window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }));
@@ -202,12 +218,38 @@ for (const path of ["/", "/mentors/amara-okafor/", "/handbook/policies/", "/ment
 
 test("the register works on a 320 px wide phone without sideways scrolling", async () => {
   const { page, context } = await register("/", { viewport: { width: 320, height: 640 }, isMobile: true, hasTouch: true });
-  await waitForStatus(page, /match/);
+  await ready(page);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, `page is ${overflow}px too wide`);
   await page.getByRole("searchbox", { name: "Search" }).tap();
   await page.keyboard.type("grace");
   await waitForStatus(page, /^1 mentor matches/);
+  await context.close();
+});
+
+test("a search looks at every page of the register, and the page's own cards come back when it is cleared", async () => {
+  const { page, context } = await register();
+  await ready(page);
+  const own = await visibleNames(page);
+  // The mentors not taking requests are last in the register's order: on page 2.
+  await page.getByLabel("Only mentors taking requests now").uncheck();
+  await page.getByRole("searchbox", { name: "Search" }).fill("achterberg");
+  await page.waitForFunction(() => document.getElementById("results").dataset.applied === "?q=achterberg&all=1");
+  assert.deepEqual(await visibleNames(page), ["Zoë Achterberg"]);
+  assert.equal(await page.locator("#register-pager").isVisible(), false, "no page links over search results");
+  assert.equal(await page.locator('li[data-slug="zoe-achterberg"] .status').textContent().then((t) => t.trim()), "Not taking requests");
+  await page.getByRole("button", { name: "Clear search and filters" }).click();
+  await page.waitForFunction(() => document.getElementById("results").dataset.applied === "/");
+  assert.deepEqual(await visibleNames(page), own);
+  assert.equal(await page.locator("#register-pager").isVisible(), true);
+
+  // Page 2 with the script: its own mentors, none taking requests, and a way to see them.
+  await page.goto(base + "/page/2/");
+  await ready(page);
+  assert.deepEqual(await visibleNames(page), []);
+  assert.match(await page.locator("#finder-status").textContent(), /^None of the mentors on this page is taking requests now/);
+  await page.getByLabel("Only mentors taking requests now").uncheck();
+  await waitForStatus(page, /^26 mentors match\.$/);
   await context.close();
 });
 
@@ -248,13 +290,15 @@ test("saving a bio reloads the open page; a mistake shows over the last good pag
 
 test("filters offer only values some mentor has, fold long lists and end with a Show N mentors button", async () => {
   const { page, context } = await register();
-  await waitForStatus(page, /match/);
+  await ready(page);
   await page.locator("#finder-filters > summary").click();
   const offeredEmpty = await page.$$eval("#finder-filters label.choice", (ls) =>
     ls.filter((l) => getComputedStyle(l).display !== "none" && l.querySelector(".count") && l.querySelector(".count").textContent === "0").map((l) => l.textContent.trim()));
   assert.deepEqual(offeredEmpty, [], "no value that would leave no mentor is offered");
   assert.ok(await page.locator("#finder-filters details.more-options").count() > 0, "long lists fold");
   assert.equal(await page.locator("#finder-filters details.more-options[open]").count(), 0);
+  await page.locator('fieldset[data-facet="meeting"] label', { hasText: "Phone" }).locator("input").check();
+  await waitForStatus(page, /match/);
   const status = await page.locator("#finder-status").textContent();
   const n = Number(status.match(/^(\d+) mentors? match/)[1]);
   const show = page.locator("#finder-show");
@@ -267,7 +311,7 @@ test("filters offer only values some mentor has, fold long lists and end with a 
 
 test("on a 375 px phone cards are compact and the first results are on the first screen", async () => {
   const { page, context } = await register("/", { viewport: { width: 375, height: 812 }, isMobile: true, hasTouch: true });
-  await waitForStatus(page, /match/);
+  await ready(page);
   const r = await page.evaluate(() => {
     const cards = [...document.querySelectorAll("#results .card")].map((c) => c.getBoundingClientRect());
     return { heights: cards.map((c) => c.height), firstTop: cards[0].top + window.scrollY };

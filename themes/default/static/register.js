@@ -1,14 +1,16 @@
-/* mentorsite register: search and filters over the mentors already on the page.
+/* mentorsite register: search and filters over every mentor, from any page of the register.
  *
- * Without this script the page lists every mentor and links to a page per filter value.
- * With it, the same cards are filtered and reordered in place: free text (prefix matching,
+ * Without this script the register is pages of cards (`/page/2/`, …) and a page per filter
+ * value. With it, a search or filter looks at every mentor: free text (prefix matching,
  * one-letter typos forgiven), filters (AND across fields, OR within one, each value showing
  * how many mentors it would leave), "only mentors taking requests" on by default, and the
- * whole state in the URL so a copied link opens the same results.
+ * whole state in the URL so a copied link opens the same results. With nothing typed or
+ * chosen, the page's own cards stay as they are.
  *
- * The index is written by `mentorsite build` (src/render/search.rs): a manifest in the page,
- * a docs table fetched on first use, and text shards fetched per query term. The tokenizer
- * below must match the one in Rust. */
+ * The index is written by `mentorsite build` (src/render/search.rs): a manifest in the page
+ * (statuses, shard and card chunk names), facet codes fetched once a filter is used, text
+ * shards fetched per query term, and the theme's card HTML fetched in chunks of a page for
+ * the results not already on it. The tokenizer below must match the one in Rust. */
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
@@ -25,38 +27,62 @@
   window.mentorsiteTokenize = tokenize;
 
   var q = $("finder-q"), accepting = $("finder-accepting"), clear = $("finder-clear");
-  var items = new Map();
-  Array.prototype.forEach.call(list.children, function (li) { items.set(li.dataset.slug, li); });
+  var pager = $("register-pager"), n = M.n, PAGE = M.page;
   var today = new Date();
   var todayIso = [today.getFullYear(), String(today.getMonth() + 1).padStart(2, "0"),
     String(today.getDate()).padStart(2, "0")].join("-");
+  // Who can be asked today: mentors back from being away since the build count as taking requests.
+  var open = new Uint8Array(n);
+  for (var i = 0; i < n; i++) {
+    var st = M.st.charAt(i);
+    open[i] = st === "a" || (st === "w" && M.away[i] && M.away[i] <= todayIso) ? 1 : 0;
+  }
 
-  // Mentors back from being away since the build: show them as taking requests.
+  // Cards by doc id: this page's own, then those fetched with a chunk.
   var acceptingBadge = $("status-accepting");
-  list.querySelectorAll("[data-away-until]").forEach(function (card) {
-    if (card.dataset.awayUntil <= todayIso && acceptingBadge) {
+  function returned(li) {
+    var card = li.querySelector("[data-away-until]");
+    if (card && card.dataset.awayUntil <= todayIso && acceptingBadge) {
       var badge = card.querySelector(".status-away");
       if (badge) badge.replaceWith(acceptingBadge.content.cloneNode(true));
       card.dataset.status = "accepting";
     }
+    return li;
+  }
+  var start = Number(list.dataset.start) || 0, own = [];
+  var items = new Map();
+  Array.prototype.forEach.call(list.children, function (li, k) {
+    items.set(start + k, returned(li));
+    own.push(li);
   });
 
   /* ---- Index loading ---------------------------------------------------------------- */
-  var docs = null, docsPromise = null, shardCache = new Map();
-  function loadDocs() {
-    if (!docsPromise) {
-      docsPromise = fetch(M.docs).then(function (r) { return r.json(); }).then(function (d) {
-        var n = d.slug.length, open = new Uint8Array(n);
-        for (var i = 0; i < n; i++) {
-          var s = d.st.charAt(i);
-          open[i] = s === "a" || (s === "w" && d.away[i] && d.away[i] <= todayIso) ? 1 : 0;
-        }
-        d.open = open;
-        d.order = fairOrder(n);
-        docs = d;
-      });
+  var facets = null, facetsPromise = null, shardCache = new Map(), chunkCache = new Map();
+  function getJson(name) {
+    return fetch(M.dir + name).then(function (r) {
+      if (!r.ok) throw new Error(r.status + " " + name);
+      return r.json();
+    });
+  }
+  function loadFacets() {
+    if (!facetsPromise) facetsPromise = getJson(M.f).then(function (f) { facets = f; });
+    return facetsPromise;
+  }
+  /* The cards of chunk k (register page k + 1), made into list items on arrival. */
+  function loadChunk(k) {
+    if (!chunkCache.has(k)) {
+      chunkCache.set(k, getJson(M.cards[k]).then(function (html) {
+        var t = document.createElement("template");
+        html.forEach(function (h, j) {
+          var id = k * PAGE + j;
+          if (items.has(id)) return;
+          t.innerHTML = h;
+          var li = t.content.firstElementChild;
+          if (li) items.set(id, returned(li));
+        });
+      }));
     }
-    return docsPromise;
+    return chunkCache.get(k);
   }
   function shardIndex(term) {
     var lo = 0, hi = M.shards.length - 1, found = 0;
@@ -67,9 +93,7 @@
     return found;
   }
   function loadShard(i) {
-    if (!shardCache.has(i)) {
-      shardCache.set(i, fetch(M.shards[i][1]).then(function (r) { return r.json(); }));
-    }
+    if (!shardCache.has(i)) shardCache.set(i, getJson(M.shards[i][1]));
     return shardCache.get(i);
   }
   /* Shards that may hold `term` (and, for a prefix, the terms that follow it). */
@@ -79,18 +103,6 @@
       if (M.shards[i][0].lastIndexOf(term, 0) === 0) out.push(i); else break;
     }
     return Promise.all(out.map(loadShard));
-  }
-
-  /* A fair default order: a rotation that changes daily, kept for the whole visit. */
-  function fairOrder(n) {
-    var day;
-    try {
-      day = Number(sessionStorage.getItem("mentorsite-day"));
-      if (!day) { day = Math.floor(Date.now() / 864e5); sessionStorage.setItem("mentorsite-day", String(day)); }
-    } catch (e) { day = Math.floor(Date.now() / 864e5); }
-    var start = n ? (day * 7919) % n : 0, order = new Array(n);
-    for (var i = 0; i < n; i++) order[i] = (start + i) % n;
-    return order;
   }
 
   /* ---- Text search ------------------------------------------------------------------ */
@@ -197,63 +209,90 @@
   }
 
   /* ---- Applying a state ------------------------------------------------------------- */
-  var run = 0;
+  /* Browsing: nothing typed or chosen and the default "taking requests" box. The page keeps
+   * its own cards (less those not taking requests) and its links to the other pages. Any other
+   * state is a search over every mentor. */
+  function browsing(s) { return !s.q.trim() && !s.all && !Object.keys(s.f).length; }
+  var run = 0, filtersEl = $("finder-filters");
   function apply(s, history) {
     var mine = ++run;
     limit = PAGE;
-    return Promise.all([loadDocs(), textSearch(s.q)]).then(function (r) {
+    var chosen = Object.keys(s.f).length > 0;
+    return Promise.all([chosen ? loadFacets() : null, textSearch(s.q)]).then(function (r) {
       if (mine !== run) return; // a newer keystroke won
-      var text = r[1], n = docs.slug.length;
+      var text = r[1];
       var selected = M.facets.map(function (f) {
         var on = s.f[f.key] || [];
         return on.map(function (slug) { return f.values.findIndex(function (v) { return v[0] === slug; }); });
       });
       function passes(id, skip) {
-        if (!s.all && !docs.open[id]) return false;
+        if (!s.all && !open[id]) return false;
         if (text && !text.scores.has(id)) return false;
         for (var k = 0; k < M.facets.length; k++) {
           if (k === skip || !selected[k].length) continue;
-          var codes = docs.f[M.facets[k].key][id];
+          var codes = facets[M.facets[k].key][id];
           if (!codes.some(function (c) { return selected[k].indexOf(c) >= 0; })) return false;
         }
         return true;
       }
-      var results = [];
-      docs.order.forEach(function (id) { if (passes(id, -1)) results.push(id); });
-      if (text) {
-        results.sort(function (a, b) { return text.scores.get(b) - text.scores.get(a); });
+      var results = [], id;
+      if (browsing(s)) {
+        for (id = start; id < start + own.length; id++) if (passes(id, -1)) results.push(id);
+      } else {
+        for (id = 0; id < n; id++) if (passes(id, -1)) results.push(id);
+        if (text) results.sort(function (a, b) { return text.scores.get(b) - text.scores.get(a) || a - b; });
       }
-      // Each value's count: mentors it would leave, given everything else chosen.
-      M.facets.forEach(function (f, k) {
-        var counts = new Array(f.values.length).fill(0), col = docs.f[f.key];
-        for (var id = 0; id < n; id++) {
-          if (passes(id, k)) col[id].forEach(function (c) { counts[c]++; });
-        }
-        facetBoxes(f.key).forEach(function (b, i) {
-          var c = b.parentNode.querySelector(".count");
-          if (c) c.textContent = counts[i];
-          b.disabled = !counts[i] && !b.checked;
-          // A value that would leave no mentor is not offered (unless it is chosen).
-          b.parentNode.hidden = !counts[i] && !b.checked;
-        });
-      });
       render(results, text, s);
       if (history === "push") window.history.pushState(null, "", toQuery(s));
       else if (history === "replace") window.history.replaceState(null, "", toQuery(s));
+      counted = function () { recount(passes); };
+      // The counts need every mentor's facet codes: only once the filters are open or used.
+      if (facets) counted();
+      else if (filtersEl.open) loadFacets().then(function () { if (mine === run) counted(); });
     });
   }
+  var counted = null;
+  /* Each value's count: mentors it would leave, given everything else chosen. */
+  function recount(passes) {
+    M.facets.forEach(function (f, k) {
+      var counts = new Array(f.values.length).fill(0), col = facets[f.key];
+      for (var id = 0; id < n; id++) {
+        if (passes(id, k)) col[id].forEach(function (c) { counts[c]++; });
+      }
+      facetBoxes(f.key).forEach(function (b, i) {
+        var c = b.parentNode.querySelector(".count");
+        if (c) c.textContent = counts[i];
+        b.disabled = !counts[i] && !b.checked;
+        // A value that would leave no mentor is not offered (unless it is chosen).
+        b.parentNode.hidden = !counts[i] && !b.checked;
+      });
+    });
+  }
+  filtersEl.addEventListener("toggle", function () {
+    if (filtersEl.open) loadFacets().then(function () { if (counted) counted(); });
+  });
+
   /* Show the first `limit` results, in order. Cards not shown are taken out of the page (the
-   * script keeps them), so the browser styles and lays out a few dozen cards, not thousands,
-   * and a query costs about the same with 50 mentors or 5,000. */
-  var PAGE = 48, limit = PAGE, visible = new Set(items.values()), last = null;
+   * script keeps them), so the browser styles and lays out a few dozen cards, not thousands.
+   * A result not on this page comes with its chunk of cards: those already here are shown at
+   * once, the rest as their chunks arrive. */
+  var limit = PAGE, visible = new Set(own), last = null;
   var more = $("finder-more");
   function render(results, text, s) {
-    last = { results: results, text: text, s: s };
-    var want = [];
-    for (var i = 0; i < results.length && want.length < limit; i++) {
-      var li = items.get(docs.slug[results[i]]);
-      if (li) want.push(li);
+    var me = last = { results: results, text: text, s: s };
+    var want = [], waiting = [];
+    for (var i = 0; i < results.length && i < limit; i++) {
+      var li = items.get(results[i]);
+      if (!li) {
+        var k = Math.floor(results[i] / PAGE);
+        if (waiting.indexOf(k) < 0) waiting.push(k);
+      } else if (!waiting.length) want.push(li);
     }
+    waiting.forEach(function (k) {
+      loadChunk(k).then(function () { if (last === me) render(results, text, s); }, function () {
+        if (last === me) status.textContent = "Some mentors could not be loaded. Check your connection and try again.";
+      });
+    });
     var wanted = new Set(want);
     visible.forEach(function (li) { if (!wanted.has(li)) li.remove(); });
     var cursor = list.firstElementChild;
@@ -262,18 +301,28 @@
       else list.insertBefore(li, cursor);
     });
     visible = wanted;
-    list.dataset.applied = toQuery(s); // which state is on screen (tests wait for it)
-    var count = results.length;
-    var words = count === 0 ? "No mentors match" : count === 1 ? "1 mentor matches" : count + " mentors match";
-    if (text && text.loose && count) words += " some of your words";
-    if (!s.all) words += count ? ", all taking requests now" : " among those taking requests now";
-    status.textContent = words + ".";
+    if (!waiting.length) list.dataset.applied = toQuery(s); // which state is on screen (tests wait for it)
+    else delete list.dataset.applied;
+    var count = results.length, paging = browsing(s);
+    if (pager) pager.hidden = !paging;
+    var words;
+    if (paging) {
+      var away = own.length - count;
+      words = !away ? "" : !count ? "None of the mentors on this page is taking requests now: untick " +
+        "\u201cOnly mentors taking requests now\u201d to see them" : (count === 1 ? "1 mentor" : count + " mentors") +
+        " on this page taking requests now; " + away + " more not taking requests are hidden";
+    } else {
+      words = count === 0 ? "No mentors match" : count === 1 ? "1 mentor matches" : count + " mentors match";
+      if (text && text.loose && count) words += " some of your words";
+      if (!s.all) words += count ? ", all taking requests now" : " among those taking requests now";
+    }
+    status.textContent = words ? words + "." : "";
     if (more) {
-      more.hidden = count <= want.length;
-      more.textContent = "Show " + Math.min(PAGE, count - want.length) + " more (" + want.length + " of " + count + " shown)";
+      more.hidden = paging || count <= limit;
+      more.textContent = "Show " + Math.min(PAGE, count - limit) + " more (" + Math.min(limit, count) + " of " + count + " shown)";
     }
     var show = $("finder-show");
-    if (show) show.textContent = count === 0 ? "No mentors match: change the filters" : count === 1 ? "Show 1 mentor" : "Show " + count + " mentors";
+    if (show) show.textContent = paging ? "Show the mentors" : count === 0 ? "No mentors match: change the filters" : count === 1 ? "Show 1 mentor" : "Show " + count + " mentors";
     var active = Object.keys(s.f).reduce(function (a, k) { return a + s.f[k].length; }, 0);
     $("finder-active").textContent = active ? "(" + active + " on)" : "";
     // Offered only when there is something to clear (a line less before the results).
@@ -311,7 +360,6 @@
     apply(readForm(), "push");
     q.focus();
   });
-  form.addEventListener("focusin", loadDocs, { once: true });
   window.addEventListener("popstate", function () { var s = fromUrl(); writeForm(s); apply(s, null); });
 
   form.hidden = false;
