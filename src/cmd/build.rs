@@ -18,6 +18,16 @@ pub fn run(args: BuildArgs) -> ExitCode {
             if super::quiet() {
                 return ExitCode::from(super::OK);
             }
+            if outcome.up_to_date {
+                println!(
+                    "Nothing changed since the last build: {} in {} are up to date ({} files; checked in {} ms).",
+                    outcome.counts(),
+                    outcome.output_dir.display(),
+                    outcome.files,
+                    outcome.elapsed.as_millis(),
+                );
+                return ExitCode::from(super::OK);
+            }
             println!(
                 "Built {} into {} in {} ms ({} files written, {} unchanged, {} removed; headshots: {} processed, {} from the cache).",
                 outcome.counts(),

@@ -3,6 +3,7 @@
 //! `check` runs every stage but the last, so it finds the same problems as `build` and writes
 //! nothing. Both collect every diagnostic before deciding whether to stop.
 
+pub mod fingerprint;
 pub mod output;
 
 use std::path::{Path, PathBuf};
@@ -60,6 +61,8 @@ pub struct Outcome {
     pub headshots_processed: usize,
     pub headshots_cached: usize,
     pub elapsed: std::time::Duration,
+    /// Nothing had changed since the last clean build: nothing was read, rendered or written.
+    pub up_to_date: bool,
 }
 
 /// Everything up to rendering, shared by `check`, `build` and `serve`.
@@ -208,9 +211,18 @@ pub fn check(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     Ok(outcome(opts, prepared, files, None, start))
 }
 
-/// Check, render and write the site.
+/// Check, render and write the site; when nothing it reads has changed since the last clean
+/// build and its output is as that build left it, do nothing ([`fingerprint`]).
 pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
+    // What this build reads, stamped before any of it is read.
+    let inputs = inputs_of(opts);
+    if let Some((hash, out, shown)) = &inputs
+        && let Some(outcome) = unchanged(opts, hash, out, shown, start)
+    {
+        return Ok(outcome);
+    }
+    fingerprint::forget(&opts.root);
     let mut prepared = prepare(opts)?;
     // Where to write is settled before anything is written, the headshot cache included.
     let target = match &opts.output {
@@ -226,8 +238,85 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let writer = output::DiskWriter::open(&opts.root, &target)?;
     process_headshots(opts, &mut prepared, images::Mode::Build);
     let files = render_into(&mut prepared, &writer)?;
+    let out = writer.dir().to_path_buf();
     let report = writer.finish()?;
-    Ok(outcome(opts, prepared, files, Some(report), start))
+    let outcome = outcome(opts, prepared, files, Some(report), start);
+    if let Some((hash, _, _)) = inputs
+        && !outcome.diagnostics.has_errors()
+        && let Ok((outputs, _)) = fingerprint::outputs(&out)
+    {
+        let record = fingerprint::Record {
+            inputs: hash,
+            outputs,
+            mentors: outcome.mentors,
+            handbook_sections: outcome.handbook_sections,
+            pages: outcome.pages,
+            files: outcome.files,
+            warnings: outcome
+                .diagnostics
+                .clone()
+                .into_iter()
+                .map(|d| (&d).into())
+                .collect(),
+        };
+        // A record that cannot be written only costs the next build its shortcut.
+        let _ = fingerprint::save(&opts.root, &record);
+    }
+    Ok(outcome)
+}
+
+/// The hash of what a build with `opts` reads, and the output folder it writes (resolved);
+/// `None` when the config cannot be read (the build will say why).
+fn inputs_of(opts: &BuildOptions) -> Option<(String, PathBuf, PathBuf)> {
+    let config_text = std::fs::read(opts.root.join(crate::config::FILE_NAME)).ok()?;
+    let config = Config::load(&opts.root).ok()?.ok()?;
+    let shown = output_dir(opts, &config);
+    let out = output::resolve(&shown).ok()?;
+    let settings = fingerprint::Settings {
+        config_text: &config_text,
+        base_url: opts.base_url.as_deref(),
+        output_dir: &out,
+        today: opts.today.unwrap_or_else(|| today(&config)),
+    };
+    let hash = fingerprint::inputs(&opts.root, &settings).ok()?;
+    Some((hash, out, shown))
+}
+
+/// The last clean build's outcome, when it read the same inputs and its output is untouched.
+fn unchanged(
+    opts: &BuildOptions,
+    inputs: &str,
+    out: &Path,
+    shown: &Path,
+    start: Instant,
+) -> Option<Outcome> {
+    let record = fingerprint::load(&opts.root)?;
+    if record.inputs != inputs {
+        return None;
+    }
+    let (outputs, files_there) = fingerprint::outputs(out).ok()?;
+    if outputs != record.outputs {
+        return None;
+    }
+    let mut warnings = Diagnostics::new();
+    warnings.extend(record.warnings.into_iter().map(Into::into));
+    Some(Outcome {
+        diagnostics: warnings,
+        mentors: record.mentors,
+        handbook_sections: record.handbook_sections,
+        pages: record.pages,
+        files: record.files,
+        output_dir: shown.to_path_buf(),
+        up_to_date: true,
+        written: Some(WriteReport {
+            written: 0,
+            unchanged: files_there,
+            removed: 0,
+        }),
+        headshots_processed: 0,
+        headshots_cached: 0,
+        elapsed: start.elapsed(),
+    })
 }
 
 /// A sink that drops every file (`check`).
@@ -261,6 +350,7 @@ fn outcome(
         files,
         written,
         elapsed: start.elapsed(),
+        up_to_date: false,
     }
 }
 

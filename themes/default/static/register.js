@@ -288,7 +288,9 @@
         if (waiting.indexOf(k) < 0) waiting.push(k);
       } else if (!waiting.length) want.push(li);
     }
-    waiting.forEach(function (k) {
+    // With nothing on screen yet, the first result's chunk comes first, alone: on a slow link
+    // the first result shows a round trip sooner, and the others follow together.
+    (want.length ? waiting : waiting.slice(0, 1)).forEach(function (k) {
       loadChunk(k).then(function () { if (last === me) render(results, text, s); }, function () {
         if (last === me) status.textContent = "Some mentors could not be loaded. Check your connection and try again.";
       });
@@ -301,7 +303,13 @@
       else list.insertBefore(li, cursor);
     });
     visible = wanted;
-    if (!waiting.length) list.dataset.applied = toQuery(s); // which state is on screen (tests wait for it)
+    // Which state is on screen: its first results (`first`), all of them (`applied`). Tests and
+    // benches/search.mjs wait for these.
+    if ((want.length || !waiting.length) && list.dataset.first !== toQuery(s)) {
+      list.dataset.first = toQuery(s);
+      list.dataset.firstAt = Math.round(performance.now());
+    }
+    if (!waiting.length) list.dataset.applied = toQuery(s);
     else delete list.dataset.applied;
     var count = results.length, paging = browsing(s);
     if (pager) pager.hidden = !paging;

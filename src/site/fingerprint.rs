@@ -1,0 +1,200 @@
+//! A build that would change nothing does nothing. `build` records, in `.cache/build.json`,
+//! what it was made from (this program, `site.toml`, every file under `content/` and `themes/`
+//! by size, modification time and inode, the options and the date) and what it left in the
+//! output folder (every file, the same way). When both are as recorded, the output is already
+//! what the build would write, and it stops there.
+//!
+//! Only a build without errors is recorded, with its warnings, which a skipped build prints
+//! again (a mentor without a photo yet is still told about). Anything unrecorded (a file edited by hand in the output, a
+//! theme file touched, a new day) makes the next build run in full. The record is a cache:
+//! deleting `.cache/` is always safe.
+
+use std::hash::Hash;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::Diagnostic;
+
+/// Where the record is kept, under the root.
+pub const FILE: &str = ".cache/build.json";
+
+/// What a clean build was made from and what it left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub inputs: String,
+    pub outputs: String,
+    pub mentors: usize,
+    pub handbook_sections: usize,
+    pub pages: usize,
+    pub files: usize,
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning as the record keeps it (every field of [`Diagnostic`], so it prints the same).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    path: PathBuf,
+    line: usize,
+    column: usize,
+    message: String,
+    hint: Option<String>,
+    len: Option<usize>,
+}
+
+impl From<&Diagnostic> for Warning {
+    fn from(d: &Diagnostic) -> Self {
+        Warning {
+            path: d.path.clone(),
+            line: d.line,
+            column: d.column,
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+            len: d.len,
+        }
+    }
+}
+
+impl From<Warning> for Diagnostic {
+    fn from(w: Warning) -> Self {
+        let mut d = Diagnostic::warning(w.path, crate::diag::Pos::new(w.line, w.column), w.message);
+        d.hint = w.hint;
+        d.len = w.len;
+        d
+    }
+}
+
+/// What a build is made from, besides the content and theme files.
+#[derive(Hash)]
+pub struct Settings<'a> {
+    pub config_text: &'a [u8],
+    pub base_url: Option<&'a str>,
+    pub output_dir: &'a Path,
+    pub today: jiff::civil::Date,
+}
+
+/// A hash of everything the build at `root` reads.
+pub fn inputs(root: &Path, settings: &Settings) -> std::io::Result<String> {
+    let mut h = Hasher::default();
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    // A rebuilt program with the same version number is a different program.
+    if let Ok(exe) = std::env::current_exe() {
+        stamp(&exe, std::fs::metadata(&exe).ok()).hash(&mut h);
+    }
+    settings.hash(&mut h);
+    for dir in [crate::content::CONTENT_DIR, "themes"] {
+        files(&root.join(dir), &mut h)?;
+    }
+    Ok(h.finish_hex())
+}
+
+/// A hash of every file under the output folder `dir` (with the count of files).
+pub fn outputs(dir: &Path) -> std::io::Result<(String, usize)> {
+    let mut h = Hasher::default();
+    let n = files(dir, &mut h)?;
+    Ok((h.finish_hex(), n))
+}
+
+/// The record of the last clean build at `root`, if there is a readable one.
+pub fn load(root: &Path) -> Option<Record> {
+    let text = std::fs::read(root.join(FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+pub fn save(root: &Path, record: &Record) -> Result<(), crate::sink::WriteError> {
+    let json = serde_json::to_vec_pretty(record).unwrap_or_default();
+    crate::sink::write_atomic(&root.join(FILE), &json)
+}
+
+/// Forget the last build (it had problems, or failed): the next one runs in full.
+pub fn forget(root: &Path) {
+    let _ = std::fs::remove_file(root.join(FILE));
+}
+
+/// Hash every file under `dir` (path, size, time, inode) in name order; a missing folder
+/// hashes as empty. Returns how many files there were.
+fn files(dir: &Path, h: &mut Hasher) -> std::io::Result<usize> {
+    dir.hash(h);
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel: PathBuf = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap_or(entry.path())
+            .into();
+        rel.hash(h);
+        stamp(entry.path(), entry.metadata().ok()).hash(h);
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Size, modification time (to the nanosecond) and inode; a symlink is stamped by its target.
+fn stamp(path: &Path, meta: Option<std::fs::Metadata>) -> (u64, u128, u64) {
+    let meta = match meta {
+        Some(m) if m.file_type().is_symlink() => std::fs::metadata(path).ok(),
+        m => m,
+    };
+    let Some(meta) = meta else {
+        return (u64::MAX, 0, 0);
+    };
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    (meta.len(), modified, inode)
+}
+
+/// `std::hash::Hasher` over blake3, so the record does not depend on Rust's hasher.
+#[derive(Default)]
+struct Hasher(blake3::Hasher);
+
+impl std::hash::Hasher for Hasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.update(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        let bytes = self.0.finalize();
+        u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default())
+    }
+}
+
+impl Hasher {
+    fn finish_hex(&self) -> String {
+        self.0.finalize().to_hex().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_touched_file_changes_the_hash_and_an_untouched_tree_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a")).unwrap();
+        std::fs::write(dir.path().join("a/one.md"), "one").unwrap();
+        let (first, n) = outputs(dir.path()).unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(outputs(dir.path()).unwrap().0, first);
+        std::fs::write(dir.path().join("a/one.md"), "three").unwrap();
+        let (second, _) = outputs(dir.path()).unwrap();
+        std::fs::write(dir.path().join("a/two.md"), "").unwrap();
+        let (third, n) = outputs(dir.path()).unwrap();
+        assert_eq!(n, 2);
+        assert!(first != second && second != third);
+    }
+}
