@@ -9,6 +9,7 @@ pub mod export;
 pub mod kinds;
 pub mod letters;
 pub mod report;
+pub mod sessions;
 pub mod store;
 
 pub use kinds::{MailKind, Recipient, Status};
