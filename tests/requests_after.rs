@@ -581,3 +581,48 @@ async fn the_pages_after_the_match_read_as_written() {
     // Request ids differ each run.
     insta::assert_snapshot!("pages_after_the_match", shown.replace(&id, "ID"));
 }
+
+#[tokio::test]
+async fn the_mentee_s_withdraw_link_ends_a_running_match_and_both_are_thanked() {
+    let h = harness();
+    let (id, _) = h.matched("sam@example.net").await;
+    let ack = h
+        .desk()
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MailKind::Mentee)
+        .unwrap();
+    let withdraw = path_of_link(&ack.text_body, "withdraw");
+    let (status, page) = h.get(&withdraw).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(
+        page.contains("End your mentoring with Ada Lovelace-Byron?"),
+        "{page}"
+    );
+    assert!(page.contains("End my mentoring"), "{page}");
+    assert_eq!(
+        h.desk().store.get(&id).unwrap().unwrap().status,
+        Status::Accepted,
+        "GET changes nothing"
+    );
+    let t = withdraw.split("?t=").nth(1).unwrap();
+    let (status, done) = h.post(&id, "withdraw", &[("t", t)]).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("Your mentoring has ended"), "{done}");
+    let m = h.desk().store.match_record(&id).unwrap().unwrap();
+    assert_eq!(m.request.status, Status::Completed);
+    assert_eq!(m.ended, Some(mentorsite::requests::store::Ended::Mentee));
+    let k = h.kinds(&id);
+    for kind in [
+        MailKind::CompletedMentee,
+        MailKind::CompletedMentor,
+        MailKind::CompletedAdmin,
+    ] {
+        assert_eq!(k.iter().filter(|x| **x == kind).count(), 1, "{kind}");
+    }
+    let (status, again) = h.get(&withdraw).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(again.contains("Your mentoring has ended"), "{again}");
+}
