@@ -1064,6 +1064,32 @@ admin_email = "admin@example.org"
     }
 
     #[test]
+    fn the_match_keys_have_defaults_and_are_checked() {
+        let c = Config::parse(MINIMAL, Path::new("site.toml")).unwrap();
+        assert_eq!(c.scheme.first_session_days, 21);
+        assert_eq!(c.scheme.meeting_modes, ["video", "phone", "in person"]);
+        let c = Config::parse(
+            &format!(
+                "{MINIMAL}first_session_days = 10\nmeeting_modes = [\" In person \", \"Video\"]\n"
+            ),
+            Path::new("site.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.scheme.first_session_days, 10);
+        assert_eq!(c.scheme.meeting_modes, ["In person", "Video"]);
+        let e = errors(&format!(
+            "{MINIMAL}first_session_days = 0\nmeeting_modes = []\n"
+        ));
+        assert!(e.contains("`first_session_days` must be at least 1"), "{e}");
+        assert!(
+            e.contains("`meeting_modes` needs at least one way of meeting"),
+            "{e}"
+        );
+        let e = errors(&format!("{MINIMAL}first_sesion_days = 3\n"));
+        assert!(e.contains("unknown key `first_sesion_days`"), "{e}");
+    }
+
+    #[test]
     fn minimal_config_gets_defaults() {
         let c = Config::parse(MINIMAL, Path::new("site.toml")).unwrap();
         assert_eq!(c.base_url, "https://mentors.example.org");

@@ -258,14 +258,17 @@ fn show_match(store: &Store, config: &mentorsite::config::Config, id: &str) -> R
         return Ok(ExitCode::SUCCESS);
     }
     let tz = &config.scheme.time_zone;
-    let allowed = m.sessions_allowed.unwrap_or(config.scheme.sessions_offered);
+    let terms = mentorsite::requests::sessions::Terms::of(
+        &m,
+        config.scheme.sessions_offered,
+        config.scheme.window_months,
+        tz,
+    );
     println!(
-        "Sessions    {} of {allowed}{}",
+        "Sessions    {} of {}, until {}",
         m.sessions.len(),
-        m.window_ends
-            .as_deref()
-            .map(|w| format!(", until {}", long_date(w)))
-            .unwrap_or_default()
+        terms.allowed,
+        long_date(&terms.window_ends.to_string())
     );
     if m.extended > 0 {
         println!(

@@ -163,6 +163,36 @@ pub struct Terms {
     pub allowed: u32,
 }
 
+impl Terms {
+    /// A match's terms: as extended, or `sessions_offered` within `window_months` of the day
+    /// the mentor accepted, in the scheme's time zone (a match accepted before the terms were
+    /// stored has them this way too).
+    pub fn of(
+        m: &MatchRecord,
+        sessions_offered: u32,
+        window_months: u32,
+        tz: &jiff::tz::TimeZone,
+    ) -> Terms {
+        let matched_on = super::local_date(m.answered_at.unwrap_or(m.request.created_at), tz);
+        let window_ends = m
+            .window_ends
+            .as_deref()
+            .and_then(|w| w.parse::<Date>().ok())
+            .unwrap_or_else(|| window_from(matched_on, window_months));
+        Terms {
+            matched_on,
+            window_ends,
+            allowed: m.sessions_allowed.unwrap_or(sessions_offered),
+        }
+    }
+}
+
+/// The last day of a window of `months` that opens on `day`.
+pub fn window_from(day: Date, months: u32) -> Date {
+    day.checked_add(jiff::Span::new().months(i64::from(months)))
+        .unwrap_or(day)
+}
+
 /// A match as the sessions page shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct MatchView {

@@ -57,25 +57,17 @@ fn nonce_ok(n: &str) -> bool {
 impl Desk {
     /// A match's window and sessions: as extended, or the scheme's from the day of the accept.
     pub fn terms(&self, m: &MatchRecord) -> Terms {
-        let tz = &self.rules.time_zone;
-        let matched_on =
-            super::super::local_date(m.answered_at.unwrap_or(m.request.created_at), tz);
-        let window_ends = m
-            .window_ends
-            .as_deref()
-            .and_then(|w| w.parse::<Date>().ok())
-            .unwrap_or_else(|| self.window_from(matched_on));
-        Terms {
-            matched_on,
-            window_ends,
-            allowed: m.sessions_allowed.unwrap_or(self.rules.sessions_offered),
-        }
+        Terms::of(
+            m,
+            self.rules.sessions_offered,
+            self.rules.window_months,
+            &self.rules.time_zone,
+        )
     }
 
     /// The last day of a window that opens on `day`.
     fn window_from(&self, day: Date) -> Date {
-        let months = jiff::Span::new().months(i64::from(self.rules.window_months));
-        day.checked_add(months).unwrap_or(day)
+        sessions::window_from(day, self.rules.window_months)
     }
 
     /// The match as its pages show it.
