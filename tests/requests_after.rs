@@ -626,3 +626,38 @@ async fn the_mentee_s_withdraw_link_ends_a_running_match_and_both_are_thanked() 
     assert_eq!(status, StatusCode::GONE);
     assert!(again.contains("Your mentoring has ended"), "{again}");
 }
+
+#[tokio::test]
+async fn the_sessions_page_counts_days_in_the_scheme_s_time_zone_across_the_clock_change() {
+    let h = harness();
+    let (id, link) = h.matched("sam@example.net").await;
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
+    // 23:30 UTC on Saturday 27 March 2027 is 23:30 on the 27th in London (GMT)...
+    h.at(at("2027-03-27T23:30:00Z"));
+    let (_, page) = h.get(&link).await;
+    assert!(page.contains("max=\"2027-03-27\""), "{page}");
+    let record = form_fields(&page, "record");
+    let (status, refused) = h
+        .post(
+            &id,
+            "sessions",
+            &with(&record, &session("2027-03-28", "60", "video")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(refused.contains("today at the latest"), "{refused}");
+    // ...and 23:30 UTC on Sunday the 28th, after the clocks went forward, is 00:30 on Monday.
+    h.at(at("2027-03-28T23:30:00Z"));
+    let (_, page) = h.get(&link).await;
+    assert!(page.contains("max=\"2027-03-29\""), "{page}");
+    let record = form_fields(&page, "record");
+    let (status, done) = h
+        .post(
+            &id,
+            "sessions",
+            &with(&record, &session("2027-03-29", "60", "video")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert!(done.contains("Monday 29 March 2027"), "{done}");
+}
