@@ -98,12 +98,14 @@ CREATE TABLE sessions (
 );
 CREATE INDEX sessions_request ON sessions (request_id, held_on);
 CREATE TABLE feedback (
-    request_id     TEXT PRIMARY KEY REFERENCES requests (id) ON DELETE CASCADE,
+    request_id     TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+    block          INTEGER NOT NULL DEFAULT 0,
     helpful        INTEGER NOT NULL,
     helped         TEXT,
     more_sessions  INTEGER NOT NULL DEFAULT 0,
     another_mentor INTEGER NOT NULL DEFAULT 0,
-    given_at       INTEGER NOT NULL
+    given_at       INTEGER NOT NULL,
+    PRIMARY KEY (request_id, block)
 );
 ",
 ];

@@ -432,9 +432,9 @@ impl Desk {
         Ok(r)
     }
 
-    /// Has this match's feedback been given?
+    /// Has the feedback on this match's current block of sessions been given?
     pub fn has_feedback(&self, id: &str) -> Result<bool, Problem> {
-        Ok(self.store.feedback_of(id)?.is_some())
+        Ok(self.store.feedback_on_this_block(id)?.is_some())
     }
 
     /// The mentee's feedback: stored once, with a mail to the admin.

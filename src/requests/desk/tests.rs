@@ -866,7 +866,33 @@ fn the_mentee_ends_a_match_gives_feedback_once_and_extend_opens_it_again() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:#?}");
+    // The second block's end asks for feedback again, and it is taken.
+    assert!(!w.desk.has_feedback(&id).unwrap());
+    let second = FeedbackForm {
+        helpful: Some("3".into()),
+        ..FeedbackForm::default()
+    };
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &second),
+        Ok(Done::Changed(_))
+    ));
+    assert_eq!(w.desk.store.feedback_of(&id).unwrap().unwrap().helpful, 3);
     // A request never matched cannot be extended.
     let s = w.desk.submit(&valid("lee@example.net")).unwrap();
     assert!(matches!(w.desk.extend(&s.id), Err(Problem::Closed(_))));
+}
+
+#[test]
+fn a_completed_match_goes_with_its_sessions_and_feedback_under_the_retention_rule() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    post(&w, &id, SessionAction::Record(&session("2026-11-23", true))).unwrap();
+    post(&w, &id, SessionAction::Finish).unwrap();
+    w.at(MONDAY + 300 * DAY);
+    assert_eq!(w.desk.sweep().unwrap().purged, 0, "kept for retention_days");
+    w.at(MONDAY + 366 * DAY);
+    assert_eq!(w.desk.sweep().unwrap().purged, 1);
+    assert!(w.desk.store.match_record(&id).unwrap().is_none());
+    assert!(w.desk.store.session_counts().unwrap().is_empty());
+    assert!(w.desk.store.match_facts().unwrap().is_empty());
 }

@@ -453,7 +453,8 @@ impl Store {
         })
     }
 
-    /// Store the mentee's feedback on a match, once, and queue `mails` with it.
+    /// Store the mentee's feedback on a match, once for each block of sessions (a match
+    /// extended and ended again asks again), and queue `mails` with it.
     pub fn give_feedback(
         &self,
         id: &str,
@@ -467,8 +468,8 @@ impl Store {
                 None => Transition::NotFound,
                 Some(Status::Accepted | Status::Completed) => {
                     let stored = tx.execute(
-                        "INSERT OR IGNORE INTO feedback (request_id, helpful, helped, more_sessions, another_mentor, given_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT OR IGNORE INTO feedback (request_id, block, helpful, helped, more_sessions, another_mentor, given_at)
+                         VALUES (?1, (SELECT extended FROM requests WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)",
                         params![
                             id,
                             feedback.helpful,
@@ -492,12 +493,25 @@ impl Store {
         })
     }
 
+    /// The mentee's latest feedback on a match, if any.
     pub fn feedback_of(&self, id: &str) -> Result<Option<Feedback>, StoreError> {
+        self.feedback_where(id, "ORDER BY block DESC LIMIT 1")
+    }
+
+    /// The mentee's feedback on the match's current block of sessions, if given.
+    pub fn feedback_on_this_block(&self, id: &str) -> Result<Option<Feedback>, StoreError> {
+        self.feedback_where(
+            id,
+            "AND block = (SELECT extended FROM requests WHERE id = ?1)",
+        )
+    }
+
+    fn feedback_where(&self, id: &str, tail: &str) -> Result<Option<Feedback>, StoreError> {
         self.read(|c| {
-            c.prepare_cached(
+            c.prepare_cached(&format!(
                 "SELECT helpful, helped, more_sessions, another_mentor, given_at
-                 FROM feedback WHERE request_id = ?1",
-            )?
+                 FROM feedback WHERE request_id = ?1 {tail}"
+            ))?
             .query_row(params![id], |r| {
                 Ok(Feedback {
                     helpful: r.get(0)?,
@@ -529,7 +543,8 @@ impl Store {
                         (SELECT COUNT(*) FROM sessions s WHERE s.request_id = r.id),
                         (SELECT MIN(held_on) FROM sessions s WHERE s.request_id = r.id),
                         (SELECT COUNT(*) FROM sessions s WHERE s.request_id = r.id AND s.concern),
-                        (SELECT helpful FROM feedback f WHERE f.request_id = r.id)
+                        (SELECT helpful FROM feedback f WHERE f.request_id = r.id
+                         ORDER BY f.block DESC LIMIT 1)
                  FROM requests r
                  WHERE r.answered_at IS NOT NULL AND r.status IN ('accepted', 'completed', 'withdrawn')
                  ORDER BY r.answered_at, r.id",
