@@ -135,11 +135,11 @@ pub async fn withdraw(
 ) -> Response {
     let desk = app.desk.clone();
     match blocking(move || desk.withdraw(&id, &f.t)).await {
-        Ok(Done::Changed(r) | Done::Already(r)) if r.status == Status::Completed => app.pages.outcome(
-            StatusCode::OK,
-            "Your mentoring has ended",
-            "Thank you for taking part. We have told your mentor and the scheme's team, and sent you a short feedback form by email.",
-        ),
+        Ok(Done::Changed(r) | Done::Already(r)) if r.status == Status::Completed => {
+            // The words are the theme's (`match_ended.html`).
+            let ctx = page_context(&app, &r);
+            app.pages.render(StatusCode::OK, "match_ended.html", &ctx)
+        }
         Ok(Done::Changed(_)) => app.pages.outcome(
             StatusCode::OK,
             "Your request is withdrawn",
