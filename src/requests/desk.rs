@@ -1,7 +1,8 @@
 //! The request desk: the lifecycle's rules as plain functions of a store, a clock, the mentor
-//! directory and the mail queue. Submit, answer, withdraw, sweep and resend each check what
-//! they are given, compose the mails the change causes and store both in one transaction, then
-//! wake the outbox. No HTTP here: the web handlers, the CLI and the tests all call these.
+//! directory and the mail queue. Submit, answer, withdraw, sweep and resend (and, after a
+//! match, in `desk/matches.rs`: sessions, the end, feedback, extend) each check what they are
+//! given, compose the mails the change causes and store both in one transaction, then wake
+//! the outbox. No HTTP here: the web handlers, the CLI and the tests all call these.
 
 use std::sync::Arc;
 

@@ -230,8 +230,8 @@ impl Desk {
                 }
             }
         };
-        let now_m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
-        Ok((outcome, now_m))
+        let after = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
+        Ok((outcome, after))
     }
 
     fn check(&self, form: &SessionForm, terms: Terms) -> Result<NewSession, Problem> {
