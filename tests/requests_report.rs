@@ -358,6 +358,7 @@ fn the_report_counts_sessions_ends_extensions_feedback_and_concerns() {
     assert!(list.stdout.contains("1/8"), "extended: {}", list.stdout);
     let shown = site.run(&["requests", "show", "m2"]);
     shown.assert_code(0);
+    insta::assert_snapshot!("requests_show_match", shown.stdout);
     assert!(
         shown.stdout.contains("Sessions    2 of 4")
             && shown.stdout.contains("CONCERN RAISED")

@@ -207,6 +207,11 @@ fn show(store: &Store, config: &mentorsite::config::Config, typed: &str) -> Resu
             }
         }
         _ => {
+            if r.status == mentorsite::requests::Status::Completed
+                && let Some(t) = h.answered_at
+            {
+                println!("Accepted    {}", when(t, tz));
+            }
             if let Some(t) = h.closed_at {
                 println!("Closed      {}", when(t, tz));
             }
