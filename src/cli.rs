@@ -152,6 +152,13 @@ pub enum RequestsCommand {
         #[command(flatten)]
         root: RootArg,
     },
+    /// Another block of `sessions_offered` sessions for a match, in a new window; both are told
+    Extend {
+        /// The match's request id (from `requests list`)
+        id: String,
+        #[command(flatten)]
+        root: RootArg,
+    },
     /// Erase every request from one email address (a data-subject erasure request)
     Purge {
         /// The mentee's email address

@@ -57,7 +57,14 @@ pub struct Scheme {
     pub time_zone: jiff::tz::TimeZone,
     pub time_zone_name: String,
     pub holidays: Vec<Date>,
+    /// Working days after a match before a mentor with no session recorded is nudged.
+    pub first_session_days: u32,
+    /// How a mentor may say a session was held, as the session form offers them.
+    pub meeting_modes: Vec<String>,
 }
+
+/// The ways a session can be held when a scheme names none.
+pub const DEFAULT_MEETING_MODES: [&str; 3] = ["video", "phone", "in person"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -267,6 +274,14 @@ struct RawScheme {
     time_zone: Spanned<String>,
     #[serde(default)]
     holidays: Vec<Spanned<String>>,
+    #[serde(default = "default_first_session_days")]
+    first_session_days: Spanned<u32>,
+    #[serde(default)]
+    meeting_modes: Option<Spanned<Vec<String>>>,
+}
+
+fn default_first_session_days() -> Spanned<u32> {
+    Spanned::new(0..0, 21)
 }
 
 fn default_sessions() -> u32 {
@@ -554,6 +569,36 @@ fn validate_scheme(raw: RawScheme, c: &mut Checker) -> Scheme {
     }
     holidays.sort();
     holidays.dedup();
+    let first_session_days = *raw.first_session_days.get_ref();
+    if first_session_days == 0 {
+        c.error(
+            raw.first_session_days.span(),
+            "`first_session_days` must be at least 1",
+            "the nudge goes when no session is recorded this many working days after a match, e.g. 21",
+        );
+    }
+    let meeting_modes = match raw.meeting_modes {
+        None => DEFAULT_MEETING_MODES.map(String::from).to_vec(),
+        Some(modes) => {
+            let list: Vec<String> = modes
+                .get_ref()
+                .iter()
+                .map(|m| m.trim().to_string())
+                .collect();
+            if list.is_empty()
+                || list
+                    .iter()
+                    .any(|m| m.is_empty() || m.chars().any(char::is_control))
+            {
+                c.error(
+                    modes.span(),
+                    "`meeting_modes` needs at least one way of meeting, each a few words",
+                    "e.g. meeting_modes = [\"In person\", \"Video\", \"Phone\"]",
+                );
+            }
+            list
+        }
+    };
     Scheme {
         admin_email: raw.admin_email.into_inner(),
         sessions_offered: raw.sessions_offered,
@@ -563,6 +608,8 @@ fn validate_scheme(raw: RawScheme, c: &mut Checker) -> Scheme {
         time_zone,
         time_zone_name: raw.time_zone.into_inner(),
         holidays,
+        first_session_days,
+        meeting_modes,
     }
 }
 
@@ -893,6 +940,8 @@ fn known_keys(parent: &[&str]) -> &'static [&'static str] {
             "reminder_working_days",
             "time_zone",
             "holidays",
+            "first_session_days",
+            "meeting_modes",
         ],
         ["fields"] => &[
             "key", "label", "type", "required", "filter", "private", "card", "values", "help",
@@ -1012,6 +1061,32 @@ admin_email = "admin@example.org"
         Config::parse(src, Path::new("site.toml"))
             .expect_err("should fail")
             .render_text()
+    }
+
+    #[test]
+    fn the_match_keys_have_defaults_and_are_checked() {
+        let c = Config::parse(MINIMAL, Path::new("site.toml")).unwrap();
+        assert_eq!(c.scheme.first_session_days, 21);
+        assert_eq!(c.scheme.meeting_modes, ["video", "phone", "in person"]);
+        let c = Config::parse(
+            &format!(
+                "{MINIMAL}first_session_days = 10\nmeeting_modes = [\" In person \", \"Video\"]\n"
+            ),
+            Path::new("site.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.scheme.first_session_days, 10);
+        assert_eq!(c.scheme.meeting_modes, ["In person", "Video"]);
+        let e = errors(&format!(
+            "{MINIMAL}first_session_days = 0\nmeeting_modes = []\n"
+        ));
+        assert!(e.contains("`first_session_days` must be at least 1"), "{e}");
+        assert!(
+            e.contains("`meeting_modes` needs at least one way of meeting"),
+            "{e}"
+        );
+        let e = errors(&format!("{MINIMAL}first_sesion_days = 3\n"));
+        assert!(e.contains("unknown key `first_sesion_days`"), "{e}");
     }
 
     #[test]

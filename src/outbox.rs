@@ -243,6 +243,7 @@ impl Outbox {
             subject: &m.subject,
             text: &m.text_body,
             html: &m.html_body,
+            urgent: m.kind.is_urgent(),
         })?;
         self.mailer.send(message).await
     }

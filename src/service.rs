@@ -261,6 +261,7 @@ async fn report_rejected(hook: &crate::web::hooks::FollowHook, commit: &str, pro
         subject: &subject,
         text: &text,
         html: &html,
+        urgent: false,
     };
     let sent = match crate::mail::message(&letter) {
         Ok(m) => hook.mailer.send(m).await,

@@ -432,3 +432,238 @@ fn journey_request_lapses_and_everyone_is_told() {
     assert_eq!(sink.mails().len(), 7, "each lapse mail once");
     again.stop();
 }
+
+/// The hidden fields of the sessions page's form whose `intent` is `intent`.
+fn session_form(page: &str, intent: &str) -> Vec<(String, String)> {
+    let at = page
+        .find(&format!("name=\"intent\" value=\"{intent}\""))
+        .unwrap_or_else(|| panic!("a {intent} form in:\n{page}"));
+    let start = page[..at].rfind("<form").unwrap();
+    let end = at + page[at..].find("</form>").unwrap();
+    let form = &page[start..end];
+    form.match_indices("<input type=\"hidden\" name=\"")
+        .map(|(i, m)| {
+            let rest = &form[i + m.len()..];
+            let name = rest.split('"').next().unwrap().to_string();
+            let v = rest.find("value=\"").unwrap() + "value=\"".len();
+            (name, rest[v..].split('"').next().unwrap().to_string())
+        })
+        .collect()
+}
+
+/// Post the sessions page's `intent` form from `page` with `more` fields; the new page.
+fn post_session(
+    url: &str,
+    id: &str,
+    page: &str,
+    intent: &str,
+    more: &[(&str, &str)],
+) -> (u16, String) {
+    let hidden = session_form(page, intent);
+    let mut fields: Vec<(&str, &str)> = hidden
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    fields.extend_from_slice(more);
+    http(url, "POST", &format!("/requests/{id}/sessions"), &fields)
+}
+
+/// The mentee's request to Ada, stored and accepted over HTTP on `ep`, its first `sent` mails
+/// arrived; returns the request id and the sessions link from the mentor's confirmation.
+fn accepted_over_http(sink: &SmtpSink, ep: &Running, sent: usize) -> (String, String) {
+    assert_eq!(
+        post_request(&ep.url, "Could we talk about coming back?"),
+        303
+    );
+    let mails = sink.wait_for(sent + 3, Duration::from_secs(20));
+    let respond = link_in(&text_of(mails_to(&mails[sent..], MENTOR)[0]), "respond");
+    let id = respond.split('/').nth(2).unwrap().to_string();
+    let (status, page) = http(&ep.url, "GET", &respond, &[]);
+    assert_eq!(status, 200, "{page}");
+    let token = token_in_form(&page, "accept");
+    let (status, page) = http(
+        &ep.url,
+        "POST",
+        &format!("/requests/{id}/accept"),
+        &[("t", &token)],
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(&format!("/requests/{id}/sessions?t=")),
+        "the page links the sessions: {page}"
+    );
+    let mails = sink.wait_for(sent + 6, Duration::from_secs(20));
+    assert_eq!(mails.len(), sent + 6, "{mails:#?}");
+    let confirmation = mails[sent + 3..]
+        .iter()
+        .find(|m| to_of(m) == MENTOR)
+        .expect("the mentor's confirmation");
+    (id, link_in(&text_of(confirmation), "sessions"))
+}
+
+#[test]
+fn journey_sessions_a_concern_the_last_session_and_the_mentee_s_feedback() {
+    let sink = SmtpSink::start(0);
+    let site = site(sink.port);
+    let ep = start_endpoint_at(&site, Some(MONDAY));
+    let (id, sessions) = accepted_over_http(&sink, &ep, 0);
+
+    // The mentor opens the sessions link (twice: a GET changes nothing) and records one.
+    let (status, page) = http(&ep.url, "GET", &sessions, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("0 of 4 sessions, until Sunday 23 May 2027"),
+        "{page}"
+    );
+    let (_, _) = http(&ep.url, "GET", &sessions, &[]);
+    let session = [("date", "2026-11-23"), ("minutes", "60"), ("mode", "video")];
+    let (status, page) = post_session(&ep.url, &id, &page, "record", &session);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("1 of 4 sessions"), "{page}");
+
+    // The second with a concern: the admin is mailed at once, once, marked for attention.
+    let mut with_concern = session.to_vec();
+    with_concern.push(("note", "They spoke of not sleeping; please call me today."));
+    with_concern.push(("concern", "yes"));
+    let (status, after) = post_session(&ep.url, &id, &page, "record", &with_concern);
+    assert_eq!(status, 200, "{after}");
+    assert!(after.contains("We have emailed the scheme"), "{after}");
+    let (status, twice) = post_session(&ep.url, &id, &page, "record", &with_concern);
+    assert_eq!(status, 200);
+    assert!(twice.contains("This was sent already"), "{twice}");
+    let mails = sink.wait_for(7, Duration::from_secs(20));
+    assert_eq!(mails.len(), 7, "{mails:#?}");
+    let concern = &mails[6];
+    assert_eq!(to_of(concern), ADMIN);
+    assert!(concern.contains("Importance: high"), "{concern}");
+    assert!(
+        concern.contains("Reply-To: ada@private.example.net"),
+        "{concern}"
+    );
+    assert!(text_of(concern).contains("please call me today"));
+
+    // Sessions three and four: the match is completed; both are thanked, the admin told.
+    let (_, page) = post_session(&ep.url, &id, &after, "record", &session);
+    let (status, last) = post_session(&ep.url, &id, &page, "record", &session);
+    assert_eq!(status, 200, "{last}");
+    assert!(last.contains("that was the last session"), "{last}");
+    let mails = sink.wait_for(10, Duration::from_secs(20));
+    assert_eq!(mails.len(), 10, "{mails:#?}");
+    let mut to: Vec<String> = mails[7..].iter().map(|m| to_of(m)).collect();
+    to.sort();
+    assert_eq!(to, [MENTOR, ADMIN, MENTEE]);
+    for m in mails_to(&mails, MENTEE) {
+        assert!(
+            !text_of(m).contains("not sleeping"),
+            "the note never reaches the mentee"
+        );
+    }
+    let thanks = text_of(mails_to(&mails[7..], MENTEE)[0]);
+    assert!(thanks.contains("Thank you for taking part"), "{thanks}");
+    let feedback = link_in(&thanks, "feedback");
+
+    // The mentee's feedback: stored and mailed to the admin.
+    let (status, form) = http(&ep.url, "GET", &feedback, &[]);
+    assert_eq!(status, 200, "{form}");
+    let t = feedback.split("?t=").nth(1).unwrap();
+    let (status, done) = http(
+        &ep.url,
+        "POST",
+        &format!("/requests/{id}/feedback"),
+        &[
+            ("t", t),
+            ("helpful", "4"),
+            ("helped", "Hearing how she managed nights."),
+            ("more_sessions", "yes"),
+        ],
+    );
+    assert_eq!(status, 200, "{done}");
+    let mails = sink.wait_for(11, Duration::from_secs(20));
+    assert_eq!(mails.len(), 11, "{mails:#?}");
+    assert_eq!(to_of(&mails[10]), ADMIN);
+    let copy = text_of(&mails[10]);
+    assert!(
+        copy.contains("4 out of 5") && copy.contains("more sessions"),
+        "{copy}"
+    );
+    let root = site.root().to_str().unwrap();
+    let shown = common::mentorsite(&["requests", "show", "--root", root, &id]).run();
+    assert!(
+        shown.stdout.contains("Sessions    4 of 4") && shown.stdout.contains("Feedback    4 of 5"),
+        "{}",
+        shown.stdout
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sink.mails().len(), 11, "nothing sent twice");
+    let log = ep.log.lock().unwrap().clone();
+    assert!(
+        !log.contains("not sleeping") && !log.contains("Hearing how"),
+        "no free text logged"
+    );
+    ep.stop();
+}
+
+#[test]
+fn journey_the_window_ends_with_sessions_unused_then_extend() {
+    let sink = SmtpSink::start(0);
+    let site = site(sink.port);
+    let monday = start_endpoint_at(&site, Some(MONDAY));
+    let (id, _) = accepted_over_http(&sink, &monday, 0);
+    monday.stop();
+
+    // The day after the window's last day (Sunday 23 May 2027): the sweep completes the match.
+    let after = start_endpoint_at(&site, Some("2027-05-24T09:00:00Z"));
+    let mails = sink.wait_for(9, Duration::from_secs(30));
+    assert_eq!(
+        mails.len(),
+        9,
+        "three thanks: {:?}\n{}",
+        mails.iter().map(|m| to_of(m)).collect::<Vec<_>>(),
+        after.log()
+    );
+    let mut to: Vec<String> = mails[6..].iter().map(|m| to_of(m)).collect();
+    to.sort();
+    assert_eq!(to, [MENTOR, ADMIN, MENTEE]);
+    let thanks = text_of(mails_to(&mails[6..], MENTEE)[0]);
+    assert!(
+        thanks.contains("the time the scheme offers has passed"),
+        "{thanks}"
+    );
+    assert!(thanks.contains("/feedback?t="), "{thanks}");
+
+    // The scheme team agrees another block: the mentor and the mentee are told.
+    let root = site.root().to_str().unwrap();
+    let extended = common::mentorsite(&["requests", "extend", "--root", root, &id])
+        .env(
+            "MENTORSITE_SECRET",
+            "an end-to-end test key, thirty-two bytes or more",
+        )
+        // The endpoint's clock started here: the mail queued is due for it at once.
+        .env("MENTORSITE_NOW", "2027-05-24T09:00:00Z")
+        .run();
+    assert_eq!(extended.code, 0, "{}", extended.stderr);
+    assert!(
+        extended
+            .stdout
+            .contains("up to 8 sessions in all (0 held so far), until Wednesday 24 November 2027"),
+        "{}",
+        extended.stdout
+    );
+    let mails = sink.wait_for(11, Duration::from_secs(30));
+    assert_eq!(mails.len(), 11, "{mails:#?}");
+    let for_mentor = text_of(mails_to(&mails[9..], MENTOR)[0]);
+    assert!(for_mentor.contains("up to 8 in all"), "{for_mentor}");
+    let sessions = link_in(&for_mentor, "sessions");
+    let (status, page) = http(&after.url, "GET", &sessions, &[]);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("0 of 8 sessions, until Wednesday 24 November 2027"),
+        "{page}"
+    );
+    assert!(
+        page.contains("name=\"intent\" value=\"record\""),
+        "running again"
+    );
+    assert_eq!(mails_to(&mails[9..], MENTEE).len(), 1);
+    after.stop();
+}

@@ -78,7 +78,11 @@ fn the_report_charts_the_requests_and_names_no_mentee() {
         run.stdout
     );
     let html = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(html.matches("<svg role=\"img\"").count(), 4);
+    assert_eq!(
+        html.matches("<svg role=\"img\"").count(),
+        6,
+        "four charts of requests, two after the match"
+    );
     assert!(
         html.contains("<th scope=\"row\">Bob Crlf</th><td>2</td>"),
         "by name"
@@ -187,5 +191,199 @@ fn requests_show_speaks_the_admin_s_language_and_takes_a_short_id() {
             .contains("no request with an id beginning \"zz%\""),
         "{}",
         none.stderr
+    );
+}
+
+/// Matches in every after-the-match state, straight into the store: sessions (one with a
+/// concern and a private note), ends of each kind, an extension and feedback.
+fn seed_matches(site: &Site) {
+    use mentorsite::requests::store::{Ended, Feedback, NewSession, Recorded};
+    std::fs::create_dir_all(site.path("data")).unwrap();
+    let store = Store::open(&site.path("data/requests.sqlite")).unwrap();
+    let ids = ["m1", "m2", "m3", "m4", "m5"];
+    for id in ids {
+        store
+            .insert(
+                &request(id, "dr-ada-bundle", "2026-09-01T10:00:00Z"),
+                &[],
+                0,
+                |_| None::<()>,
+            )
+            .unwrap()
+            .unwrap();
+        // Accepted on Wednesday 2 September (London).
+        store
+            .answer(
+                id,
+                Status::Accepted,
+                None,
+                &format!("accept-{id}"),
+                &[],
+                at("2026-09-02T09:00:00Z"),
+            )
+            .unwrap();
+    }
+    let mut n = 0;
+    let mut record = |id: &str, day: &str, concern: bool| {
+        n += 1;
+        let s = NewSession {
+            held_on: day.into(),
+            minutes: 60,
+            mode: "video".into(),
+            note: concern.then(|| "A private worry about the mentee".to_string()),
+            concern,
+        };
+        let done = store
+            .record_session(
+                id,
+                &s,
+                &format!("form-{n}"),
+                4,
+                &[],
+                &[],
+                at("2026-10-01T09:00:00Z"),
+            )
+            .unwrap();
+        assert!(matches!(done, Recorded::Done { .. }), "{id} {day}");
+    };
+    // m1: four sessions, the first 5 days after the match; used up.
+    for day in ["2026-09-07", "2026-09-21", "2026-10-05", "2026-10-19"] {
+        record("m1", day, false);
+    }
+    // m2: two sessions (a concern in the second), first after 12 days; the mentor finished.
+    record("m2", "2026-09-14", false);
+    record("m2", "2026-09-28", true);
+    // m3: one session after 30 days, then the window ended.
+    record("m3", "2026-10-02", false);
+    // m4: none yet, still running. m5: one session after 2 days, extended, running.
+    record("m5", "2026-09-04", false);
+    let t = at("2026-11-01T09:00:00Z");
+    assert_eq!(
+        store.finish("m2", Ended::Mentor, &[], t).unwrap(),
+        Transition::Done
+    );
+    assert!(store.end_window("m3", &[], t).unwrap());
+    assert_eq!(
+        store.extend("m5", "2027-06-01", 4, 4, &[], t).unwrap(),
+        Transition::Done
+    );
+    for (id, helpful) in [("m1", 5), ("m2", 3)] {
+        let f = Feedback {
+            helpful,
+            helped: Some("A private word of thanks".into()),
+            more_sessions: true,
+            another_mentor: false,
+            given_at: 0,
+        };
+        assert_eq!(
+            store.give_feedback(id, &f, &[], t).unwrap(),
+            Transition::Done
+        );
+    }
+}
+
+#[test]
+fn the_report_counts_sessions_ends_extensions_feedback_and_concerns() {
+    let site = Site::fixture("doctors");
+    seed_matches(&site);
+    let out = site.path("report.html");
+    site.run(&["requests", "report", "--output", out.to_str().unwrap()])
+        .assert_code(0);
+    let html = std::fs::read_to_string(&out).unwrap();
+    let section = &html[html.find("<h2>After the match</h2>").expect("the section")..];
+    for (figure, label) in [
+        ("5", "matches"),
+        ("2", "running"),
+        ("3", "completed"),
+        ("1", "extended"),
+        ("1", "ended early"),
+        // First sessions after 5, 12, 30 and 2 days: the median of four is the second.
+        ("5", "median days to a first session"),
+        ("4.0 of 5", "mean feedback score (2 given)"),
+        ("1", "concerns raised"),
+    ] {
+        assert!(
+            section.contains(&format!("<li><strong>{figure}</strong> {label}</li>")),
+            "{figure} {label}:\n{section}"
+        );
+    }
+    // Matches by sessions held: one with none, two with one, one with two, one with four.
+    for (label, n) in [
+        ("0 sessions", 1),
+        ("1 session", 2),
+        ("2 sessions", 1),
+        ("3 sessions", 0),
+        ("4 sessions", 1),
+    ] {
+        assert!(
+            section.contains(&format!("<th scope=\"row\">{label}</th><td>{n}</td>")),
+            "{label}: {n}"
+        );
+    }
+    for (label, n) in [
+        ("Within a week", 2),
+        ("8–14 days", 1),
+        ("More than 28 days", 1),
+    ] {
+        assert!(
+            section.contains(&format!("<th scope=\"row\">{label}</th><td>{n}</td>")),
+            "{label}: {n}"
+        );
+    }
+    for (label, n) in [
+        ("The sessions offered were used", 1),
+        ("The window ended", 1),
+        ("Ended early by the mentor or the mentee", 1),
+    ] {
+        assert!(
+            section.contains(&format!("<th scope=\"row\">{label}</th><td>{n}</td>")),
+            "{label}: {n}"
+        );
+    }
+    assert!(
+        section.contains("<th scope=\"row\">5</th><td>1</td>"),
+        "a 5"
+    );
+    assert!(
+        section.contains("<th scope=\"row\">3</th><td>1</td>"),
+        "a 3"
+    );
+    for private in ["A private worry", "A private word", "Mentee Person"] {
+        assert!(!html.contains(private), "{private} in the report");
+    }
+
+    // list, show and export show the sessions and the feedback.
+    let list = site.run(&["requests", "list"]);
+    assert!(list.stdout.contains("4/4"), "{}", list.stdout);
+    assert!(list.stdout.contains("1/8"), "extended: {}", list.stdout);
+    let shown = site.run(&["requests", "show", "m2"]);
+    shown.assert_code(0);
+    insta::assert_snapshot!("requests_show_match", shown.stdout);
+    assert!(
+        shown.stdout.contains("Sessions    2 of 4")
+            && shown.stdout.contains("CONCERN RAISED")
+            && shown.stdout.contains("A private worry about the mentee")
+            && shown
+                .stdout
+                .contains("Ended       the mentor said they had finished")
+            && shown.stdout.contains("Feedback    3 of 5"),
+        "{}",
+        shown.stdout
+    );
+    let export = site.run(&["requests", "export", "--csv"]);
+    let mut rows = csv::Reader::from_reader(export.stdout.as_bytes());
+    let head = rows.headers().unwrap().clone();
+    assert_eq!(&head[9], "sessions_held");
+    let m1 = rows
+        .records()
+        .map(Result::unwrap)
+        .find(|r| &r[0] == "m1")
+        .unwrap();
+    assert_eq!(&m1[9], "4");
+    assert_eq!(&m1[11], "sessions_used");
+    assert_eq!(&m1[13], "5");
+    assert!(
+        !export.stdout.contains("A private worry"),
+        "notes stay out of the CSV"
     );
 }

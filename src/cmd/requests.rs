@@ -12,11 +12,13 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
         | RequestsCommand::Purge { root, .. }
         | RequestsCommand::Sweep { root }
         | RequestsCommand::Resend { root, .. }
+        | RequestsCommand::Extend { root, .. }
         | RequestsCommand::Report { root, .. } => root.root.clone(),
     };
     match cmd {
         RequestsCommand::Sweep { .. } => return sweep(&root),
         RequestsCommand::Resend { id, .. } => return resend(&root, id.as_deref()),
+        RequestsCommand::Extend { id, .. } => return extend(&root, &id),
         _ => {}
     }
     let config = match super::load_config(&root) {
@@ -40,11 +42,13 @@ pub fn run(cmd: RequestsCommand) -> ExitCode {
     };
     let result = match cmd {
         RequestsCommand::Report { output, .. } => report(&root, &config, &store, &output),
-        RequestsCommand::List { .. } => list(&root, &store),
+        RequestsCommand::List { .. } => list(&root, &config, &store),
         RequestsCommand::Show { id, .. } => show(&store, &config, &id),
         RequestsCommand::Export { .. } => export(&store),
         RequestsCommand::Purge { email, .. } => purge(&store, &email),
-        RequestsCommand::Sweep { .. } | RequestsCommand::Resend { .. } => {
+        RequestsCommand::Sweep { .. }
+        | RequestsCommand::Resend { .. }
+        | RequestsCommand::Extend { .. } => {
             unreachable!("handled above")
         }
     };
@@ -66,7 +70,7 @@ fn date(ts: i64) -> String {
     )
 }
 
-fn list(root: &std::path::Path, store: &Store) -> Result {
+fn list(root: &std::path::Path, config: &mentorsite::config::Config, store: &Store) -> Result {
     // The commit checked out in the site root: what `endpoint --follow` serves, so it can be
     // set beside the one the site's build published.
     if root.join(".git").exists()
@@ -84,17 +88,30 @@ fn list(root: &std::path::Path, store: &Store) -> Result {
         );
     }
     let requests = store.list()?;
+    let held = store.session_counts()?;
     println!(
-        "{:<20}  {:<16}  {:<9}  {:<10}  mentor",
-        "id", "received (UTC)", "status", "answer by"
+        "{:<20}  {:<16}  {:<9}  {:<10}  {:<8}  mentor",
+        "id", "received (UTC)", "status", "answer by", "sessions"
     );
     for r in &requests {
+        // Sessions held of those allowed, for a match; blank for a request never accepted.
+        let sessions = match r.status {
+            mentorsite::requests::Status::Accepted | mentorsite::requests::Status::Completed => {
+                let allowed = store
+                    .match_record(&r.id)?
+                    .and_then(|m| m.sessions_allowed)
+                    .unwrap_or(config.scheme.sessions_offered);
+                format!("{}/{allowed}", held.get(&r.id).copied().unwrap_or(0))
+            }
+            _ => String::new(),
+        };
         println!(
-            "{:<20}  {:<16}  {:<9}  {:<10}  {}",
+            "{:<20}  {:<16}  {:<9}  {:<10}  {:<8}  {}",
             r.id,
             date(r.created_at),
             r.status.as_str(),
             r.respond_by,
+            sessions,
             r.mentor
         );
     }
@@ -190,6 +207,11 @@ fn show(store: &Store, config: &mentorsite::config::Config, typed: &str) -> Resu
             }
         }
         _ => {
+            if r.status == mentorsite::requests::Status::Completed
+                && let Some(t) = h.answered_at
+            {
+                println!("Accepted    {}", when(t, tz));
+            }
             if let Some(t) = h.closed_at {
                 println!("Closed      {}", when(t, tz));
             }
@@ -201,6 +223,7 @@ fn show(store: &Store, config: &mentorsite::config::Config, typed: &str) -> Resu
     if let Some(note) = h.note.as_deref().filter(|n| !n.trim().is_empty()) {
         println!("The mentor's note with the decline:\n\n{note}\n");
     }
+    show_match(store, config, &id)?;
     println!("Emails:");
     let mails = store.mails_of(&id)?;
     if mails.is_empty() {
@@ -227,9 +250,95 @@ fn show(store: &Store, config: &mentorsite::config::Config, typed: &str) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// The sessions, how the match ended and the feedback, for `requests show`.
+fn show_match(store: &Store, config: &mentorsite::config::Config, id: &str) -> Result {
+    use mentorsite::requests::letters::long_date;
+    let Some(m) = store.match_record(id)? else {
+        return Ok(ExitCode::SUCCESS);
+    };
+    if !matches!(
+        m.request.status,
+        mentorsite::requests::Status::Accepted | mentorsite::requests::Status::Completed
+    ) {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let tz = &config.scheme.time_zone;
+    let terms = mentorsite::requests::sessions::Terms::of(
+        &m,
+        config.scheme.sessions_offered,
+        config.scheme.window_months,
+        tz,
+    );
+    println!(
+        "Sessions    {} of {}, until {}",
+        m.sessions.len(),
+        terms.allowed,
+        long_date(&terms.window_ends.to_string())
+    );
+    if m.extended > 0 {
+        println!(
+            "Extended    {} time{}",
+            m.extended,
+            if m.extended == 1 { "" } else { "s" }
+        );
+    }
+    if let Some(e) = m.ended {
+        println!("Ended       {}", e.describe());
+    }
+    for s in &m.sessions {
+        println!(
+            "  - {}: {} minutes, {}{}{}",
+            long_date(&s.held_on),
+            s.minutes,
+            s.mode,
+            if s.concern {
+                ", CONCERN RAISED (the admin was emailed)"
+            } else {
+                ""
+            },
+            s.corrected_at
+                .map(|t| format!(" (corrected {})", when(t, tz)))
+                .unwrap_or_default()
+        );
+        if let Some(note) = s.note.as_deref() {
+            println!("    The mentor's note for the team: {note}");
+        }
+    }
+    match store.feedback_of(id)? {
+        Some(f) => {
+            println!(
+                "Feedback    {} of 5, given {}",
+                f.helpful,
+                when(f.given_at, tz)
+            );
+            if let Some(h) = f.helped.as_deref() {
+                println!("  What helped: {h}");
+            }
+            if f.more_sessions {
+                println!("  Would like more sessions");
+            }
+            if f.another_mentor {
+                println!("  Would like to try another mentor");
+            }
+        }
+        None if m.request.status == mentorsite::requests::Status::Completed => {
+            println!("Feedback    not given yet");
+        }
+        None => {}
+    }
+    println!();
+    Ok(ExitCode::SUCCESS)
+}
+
 fn export(store: &Store) -> Result {
     let requests = store.list()?;
-    mentorsite::requests::export::write_csv(std::io::stdout().lock(), &requests, date)?;
+    let mut matches = Vec::with_capacity(requests.len());
+    for r in &requests {
+        let m = store.match_record(&r.id)?;
+        let f = store.feedback_of(&r.id)?;
+        matches.push((m, f));
+    }
+    mentorsite::requests::export::write_csv(std::io::stdout().lock(), &requests, &matches, date)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -277,7 +386,8 @@ fn report(
         names: &names,
         now: jiff::Timestamp::now().as_second(),
     };
-    let figures = report::figures(&rows, &cx);
+    let mut figures = report::figures(&rows, &cx);
+    figures.matches = report::match_figures(&store.match_facts()?, &cx);
     let html = report::render(&figures, &cx)?;
     std::fs::write(output, html).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
     println!(
@@ -325,8 +435,8 @@ fn sweep(root: &std::path::Path) -> ExitCode {
     match desk.sweep() {
         Ok(r) => {
             println!(
-                "Sweep: {} reminded, {} lapsed, {} held because the mentor was not reached, {} purged under the retention rule.",
-                r.reminded, r.lapsed, r.unreached, r.purged
+                "Sweep: {} reminded, {} lapsed, {} held because the mentor was not reached, {} nudged to record a first session, {} ended with their window, {} purged under the retention rule.",
+                r.reminded, r.lapsed, r.unreached, r.nudged, r.ended, r.purged
             );
             ExitCode::SUCCESS
         }
@@ -377,6 +487,67 @@ fn resend(root: &std::path::Path, id: Option<&str>) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {e}");
+            ExitCode::from(super::FAILURE)
+        }
+    }
+}
+
+/// `requests extend ID`: another block of sessions in a new window; the mentor (with a new
+/// sessions link) and the mentee are told by the running endpoint's outbox.
+fn extend(root: &std::path::Path, typed: &str) -> ExitCode {
+    let desk = match desk(
+        root,
+        Some("the mentor's mail carries a signed sessions link"),
+    ) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let typed = typed.trim().to_lowercase();
+    let id = match desk.store.ids_starting(&typed, 2) {
+        Ok(ids) if ids.len() == 1 => ids[0].clone(),
+        Ok(ids) if ids.contains(&typed) => typed.clone(),
+        Ok(ids) if ids.is_empty() => {
+            eprintln!(
+                "error: no request with an id beginning {typed:?} (see `mentorsite requests list`)"
+            );
+            return ExitCode::from(super::FAILURE);
+        }
+        Ok(_) => {
+            eprintln!(
+                "error: more than one request has an id beginning {typed:?}. Type more of the id."
+            );
+            return ExitCode::from(super::FAILURE);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(super::FAILURE);
+        }
+    };
+    use mentorsite::requests::desk::Problem;
+    match desk.extend(&id) {
+        Ok(m) => {
+            let terms = desk.terms(&m);
+            println!(
+                "Extended {id}: up to {} sessions in all ({} held so far), until {}. The mentor and the mentee are told by email.",
+                terms.allowed,
+                m.sessions.len(),
+                mentorsite::requests::letters::long_date(&terms.window_ends.to_string())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(Problem::Closed(r)) => {
+            eprintln!(
+                "error: request {id} is {}: only a match (accepted or completed) can be extended",
+                r.status.describe()
+            );
+            ExitCode::from(super::FAILURE)
+        }
+        Err(Problem::NotFound) => {
+            eprintln!("error: no request with id {id} (see `mentorsite requests list`)");
+            ExitCode::from(super::FAILURE)
+        }
+        Err(e) => {
+            eprintln!("error: {e:?}");
             ExitCode::from(super::FAILURE)
         }
     }

@@ -269,6 +269,8 @@ pub struct Letter<'a> {
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
+    /// For the team to read today (a concern): sent with `Importance: high`.
+    pub urgent: bool,
 }
 
 /// Build the message. An address that does not parse is a permanent failure. Every header
@@ -303,6 +305,12 @@ pub fn message(l: &Letter) -> Result<Message, SendError> {
         ))
         .map_err(|e| permanent("building the email", &e))?;
     let headers = message.headers_mut();
+    if l.urgent {
+        headers.insert_raw(HeaderValue::new(
+            HeaderName::new_from_ascii_str("Importance"),
+            "high".to_string(),
+        ));
+    }
     if l.subject.contains("=?") {
         headers.insert_raw(HeaderValue::dangerous_new_pre_encoded(
             HeaderName::new_from_ascii_str("Subject"),
@@ -390,6 +398,7 @@ mod tests {
             subject: "Subject",
             text: "text",
             html: "<p>html</p>",
+            urgent: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! The request desk: the lifecycle's rules as plain functions of a store, a clock, the mentor
-//! directory and the mail queue. Submit, answer, withdraw, sweep and resend each check what
-//! they are given, compose the mails the change causes and store both in one transaction, then
-//! wake the outbox. No HTTP here: the web handlers, the CLI and the tests all call these.
+//! directory and the mail queue. Submit, answer, withdraw, sweep and resend (and, after a
+//! match, in `desk/matches.rs`: sessions, the end, feedback, extend) each check what they are
+//! given, compose the mails the change causes and store both in one transaction, then wake
+//! the outbox. No HTTP here: the web handlers, the CLI and the tests all call these.
 
 use std::sync::Arc;
 
@@ -34,6 +35,10 @@ struct Rules {
     response_working_days: u32,
     reminder_working_days: u32,
     retention_days: u32,
+    sessions_offered: u32,
+    window_months: u32,
+    first_session_days: u32,
+    meeting_modes: Vec<String>,
 }
 
 pub struct Desk {
@@ -78,6 +83,10 @@ pub enum Problem {
     /// The mentor answered the other way before.
     AnsweredOtherwise(Box<StoredRequest>),
     BadNote,
+    /// A session record or feedback that does not pass its checks: a code per field.
+    Invalid(super::sessions::Problems),
+    /// A session recorded more than a week ago can no longer be corrected.
+    TooLate,
     Unavailable(StoreError),
     Template(MailError),
 }
@@ -120,6 +129,10 @@ pub struct SweepReport {
     /// Requests whose mentor could not be reached: held, and the admin told.
     pub unreached: usize,
     pub purged: usize,
+    /// Mentors reminded to record a first session.
+    pub nudged: usize,
+    /// Matches whose window ended.
+    pub ended: usize,
 }
 
 impl Desk {
@@ -148,6 +161,10 @@ impl Desk {
                 response_working_days: config.scheme.response_working_days,
                 reminder_working_days: config.scheme.reminder_working_days,
                 retention_days: config.requests.retention_days,
+                sessions_offered: config.scheme.sessions_offered,
+                window_months: config.scheme.window_months,
+                first_session_days: config.scheme.first_session_days,
+                meeting_modes: config.scheme.meeting_modes.clone(),
             },
         })
     }
@@ -332,8 +349,10 @@ impl Desk {
             // Nobody to put the mentee in touch with: the mentor has left the register.
             return Err(Problem::NotFound);
         }
+        let sessions_url = (to == Status::Accepted).then(|| self.first_sessions_url(&r.id));
         let extras = Extras {
             note: note.as_deref(),
+            sessions_url: sessions_url.as_deref(),
             ..Extras::default()
         };
         let mails = self
@@ -375,6 +394,10 @@ impl Desk {
         let r = self.open(id, "withdraw", token)?;
         if matches!(r.status, Status::Declined | Status::Lapsed) {
             return Err(Problem::Closed(Box::new(r)));
+        }
+        if matches!(r.status, Status::Accepted | Status::Completed) {
+            // A match the mentee steps back from has ended: both are thanked.
+            return self.end(id, super::store::Ended::Mentee);
         }
         let list: [Addressed; 2] = [
             (
@@ -478,6 +501,7 @@ impl Desk {
                 }
             }
         }
+        self.sweep_matches(&mut report)?;
         let keep_from = now - i64::from(self.rules.retention_days) * 24 * 3600;
         report.purged = self.store.purge_closed_before(keep_from)?;
         if report != SweepReport::default() {
@@ -552,6 +576,9 @@ pub fn clock_from_env() -> Result<(Clock, MillisClock), String> {
         Arc::new(move || jiff::Timestamp::now().as_millisecond() + offset),
     ))
 }
+
+mod matches;
+pub use matches::{SessionAction, SessionOutcome};
 
 #[cfg(test)]
 mod tests;

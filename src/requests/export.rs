@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 
-use super::store::StoredRequest;
+use super::store::{Feedback, MatchRecord, StoredRequest};
 
 /// The characters that make a spreadsheet read a cell as a formula.
 const TRIGGERS: &[char] = &['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
@@ -23,7 +23,9 @@ pub fn inert(cell: &str) -> Cow<'_, str> {
     }
 }
 
-pub const HEADER: [&str; 9] = [
+/// The first nine columns are as they always were; the match's come after them, so a script
+/// that reads by position keeps working.
+pub const HEADER: [&str; 16] = [
     "id",
     "received_utc",
     "mentor",
@@ -33,17 +35,61 @@ pub const HEADER: [&str; 9] = [
     "email",
     "mode",
     "message",
+    "sessions_held",
+    "sessions",
+    "ended",
+    "extended",
+    "feedback_helpful",
+    "feedback_helped",
+    "feedback_asks",
 ];
 
 /// Write `requests` as CSV, a header first, every cell made [`inert`].
+/// `matches` holds, for each request in order, its match record and feedback, if any. The
+/// sessions column lists each as `date minutes mode`, `concern` where one was raised; the
+/// mentor's notes (the scheme team's) stay in `requests show`.
 pub fn write_csv(
     out: impl Write,
     requests: &[StoredRequest],
+    matches: &[(Option<MatchRecord>, Option<Feedback>)],
     received: impl Fn(i64) -> String,
 ) -> Result<(), csv::Error> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(HEADER)?;
-    for r in requests {
+    for (i, r) in requests.iter().enumerate() {
+        let (m, f) = matches
+            .get(i)
+            .map_or((None, None), |(m, f)| (m.as_ref(), f.as_ref()));
+        let sessions = m.map_or_else(String::new, |m| {
+            m.sessions
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} {}min {}{}",
+                        s.held_on,
+                        s.minutes,
+                        s.mode,
+                        if s.concern { " concern" } else { "" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        });
+        let held = m.map_or_else(String::new, |m| m.sessions.len().to_string());
+        let ended = m.and_then(|m| m.ended).map_or("", |e| e.as_str());
+        let extended = m.map_or_else(String::new, |m| m.extended.to_string());
+        let helpful = f.map_or_else(String::new, |f| f.helpful.to_string());
+        let helped = f.and_then(|f| f.helped.clone()).unwrap_or_default();
+        let asks = f.map_or_else(String::new, |f| {
+            let mut a = Vec::new();
+            if f.more_sessions {
+                a.push("more sessions");
+            }
+            if f.another_mentor {
+                a.push("another mentor");
+            }
+            a.join("; ")
+        });
         let cells = [
             r.id.as_str(),
             &received(r.created_at),
@@ -54,6 +100,13 @@ pub fn write_csv(
             &r.email,
             &r.mode,
             &r.message,
+            &held,
+            &sessions,
+            ended,
+            &extended,
+            &helpful,
+            &helped,
+            &asks,
         ];
         w.write_record(cells.iter().map(|c| inert(c).into_owned()))?;
     }
@@ -100,7 +153,7 @@ mod tests {
             respond_by: "2026-11-30".into(),
         };
         let mut out = Vec::new();
-        write_csv(&mut out, &[r], |_| "1970-01-01 00:00".into()).unwrap();
+        write_csv(&mut out, &[r], &[], |_| "1970-01-01 00:00".into()).unwrap();
         let text = String::from_utf8(out).unwrap();
         insta::assert_snapshot!(text);
         let mut rd = csv::Reader::from_reader(text.as_bytes());

@@ -6,7 +6,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a request stands. `pending → accepted | declined | lapsed | withdrawn`, and
-/// `accepted → withdrawn`.
+/// `accepted → completed` (the sessions used, the window ended, or either side ended it);
+/// `requests extend` opens a completed match again (`completed → accepted`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Status {
     Pending,
@@ -14,15 +15,17 @@ pub enum Status {
     Declined,
     Lapsed,
     Withdrawn,
+    Completed,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Pending,
         Status::Accepted,
         Status::Declined,
         Status::Lapsed,
         Status::Withdrawn,
+        Status::Completed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -32,6 +35,7 @@ impl Status {
             Status::Declined => "declined",
             Status::Lapsed => "lapsed",
             Status::Withdrawn => "withdrawn",
+            Status::Completed => "completed",
         }
     }
 
@@ -44,11 +48,15 @@ impl Status {
             Status::Declined => "declined by the mentor",
             Status::Lapsed => "lapsed: the mentor did not answer in time",
             Status::Withdrawn => "withdrawn by the mentee",
+            Status::Completed => "completed: the mentoring has ended",
         }
     }
 
     pub fn is_closed(self) -> bool {
-        matches!(self, Status::Declined | Status::Lapsed | Status::Withdrawn)
+        matches!(
+            self,
+            Status::Declined | Status::Lapsed | Status::Withdrawn | Status::Completed
+        )
     }
 }
 
@@ -76,10 +84,21 @@ pub enum MailKind {
     /// The mentor's copy of a request could not be delivered: the admin is told instead of the
     /// request lapsing as unanswered.
     UnreachedAdmin,
+    /// A mentor ticked the concern box: to the admin at once, marked for attention.
+    ConcernAdmin,
+    /// No session recorded within `first_session_days` of the match.
+    NudgeMentor,
+    CompletedMentee,
+    CompletedMentor,
+    CompletedAdmin,
+    /// The mentee's feedback, to the admin.
+    FeedbackAdmin,
+    ExtendedMentee,
+    ExtendedMentor,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 15] = [
+    pub const ALL: [MailKind; 23] = [
         MailKind::Mentor,
         MailKind::Admin,
         MailKind::Mentee,
@@ -95,6 +114,14 @@ impl MailKind {
         MailKind::WithdrawnMentor,
         MailKind::WithdrawnAdmin,
         MailKind::UnreachedAdmin,
+        MailKind::ConcernAdmin,
+        MailKind::NudgeMentor,
+        MailKind::CompletedMentee,
+        MailKind::CompletedMentor,
+        MailKind::CompletedAdmin,
+        MailKind::FeedbackAdmin,
+        MailKind::ExtendedMentee,
+        MailKind::ExtendedMentor,
     ];
 
     /// The template name, and the word stored in the outbox.
@@ -115,6 +142,14 @@ impl MailKind {
             MailKind::WithdrawnMentor => "withdrawn_mentor",
             MailKind::WithdrawnAdmin => "withdrawn_admin",
             MailKind::UnreachedAdmin => "unreached_admin",
+            MailKind::ConcernAdmin => "concern_admin",
+            MailKind::NudgeMentor => "nudge_mentor",
+            MailKind::CompletedMentee => "completed_mentee",
+            MailKind::CompletedMentor => "completed_mentor",
+            MailKind::CompletedAdmin => "completed_admin",
+            MailKind::FeedbackAdmin => "feedback_admin",
+            MailKind::ExtendedMentee => "extended_mentee",
+            MailKind::ExtendedMentor => "extended_mentor",
         }
     }
 
@@ -138,7 +173,34 @@ impl MailKind {
             MailKind::WithdrawnMentor => "the news of the withdrawal, to the mentor",
             MailKind::WithdrawnAdmin => "the admin's note of the withdrawal",
             MailKind::UnreachedAdmin => "the admin's warning that the mentor was not reached",
+            MailKind::ConcernAdmin => "the mentor's concern, to the admin (marked for attention)",
+            MailKind::NudgeMentor => "the nudge to record a first session, to the mentor",
+            MailKind::CompletedMentee => "the thanks and the feedback link, to the mentee",
+            MailKind::CompletedMentor => "the thanks at the end, to the mentor",
+            MailKind::CompletedAdmin => "the admin's note that the mentoring ended",
+            MailKind::FeedbackAdmin => "the mentee's feedback, to the admin",
+            MailKind::ExtendedMentee => "the news of more sessions, to the mentee",
+            MailKind::ExtendedMentor => "the news of more sessions, to the mentor",
         }
+    }
+
+    /// Mail the scheme's team should read today: sent with `Importance: high`.
+    pub fn is_urgent(self) -> bool {
+        self == MailKind::ConcernAdmin
+    }
+
+    /// Kinds that may be sent more than once for one request (each concern, each extension,
+    /// each end after an extension): their Message-IDs carry what occasioned them.
+    pub fn repeats(self) -> bool {
+        matches!(
+            self,
+            MailKind::ConcernAdmin
+                | MailKind::CompletedMentee
+                | MailKind::CompletedMentor
+                | MailKind::CompletedAdmin
+                | MailKind::ExtendedMentee
+                | MailKind::ExtendedMentor
+        )
     }
 
     pub fn reaches_mentor_first(self) -> bool {

@@ -16,6 +16,10 @@ use crate::mail::{self, MailError, SiteFacts, Templates};
 pub const RESPOND_DAYS: i64 = 60;
 /// How long a mentee's withdraw link stays valid.
 pub const WITHDRAW_DAYS: i64 = 180;
+/// How long a mentee's feedback link stays valid.
+pub const FEEDBACK_DAYS: i64 = 60;
+/// How long a mentor's sessions link outlives the window (corrections, a late record).
+pub const SESSIONS_GRACE_DAYS: i64 = 60;
 
 /// Signs the links that mail carries.
 pub struct Links {
@@ -106,6 +110,50 @@ pub struct Extras<'a> {
     pub note: Option<&'a str>,
     pub respond_url: Option<&'a str>,
     pub withdraw_url: Option<&'a str>,
+    /// The mentor's session records.
+    pub sessions_url: Option<&'a str>,
+    /// The mentee's feedback form.
+    pub feedback_url: Option<&'a str>,
+    /// The match, for the mails sent after it.
+    pub after: Option<&'a AfterFacts>,
+    /// What makes this mail unlike an earlier one of its kind for the same request (a second
+    /// concern, an end after an extension): part of its Message-ID.
+    pub occasion: Option<&'a str>,
+}
+
+/// A match as the mails after it see it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AfterFacts {
+    /// Sessions recorded.
+    pub held: u32,
+    /// Sessions allowed in all.
+    pub allowed: u32,
+    pub window_ends: String,
+    /// `Friday 14 May 2027`.
+    pub window_ends_long: String,
+    /// How it ended: `sessions_used`, `window_ended`, `mentor`, `mentee`; "" while running.
+    pub ended: &'static str,
+    /// The session a concern was raised in (to the admin only).
+    pub session: Option<SessionFacts>,
+    pub feedback: Option<FeedbackFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionFacts {
+    pub held_on: String,
+    pub held_on_long: String,
+    pub minutes: u32,
+    pub mode: String,
+    /// The mentor's note for the scheme's team: never in a mentee's mail.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackFacts {
+    pub helpful: u8,
+    pub helped: String,
+    pub more_sessions: bool,
+    pub another_mentor: bool,
 }
 
 impl Letters {
@@ -136,6 +184,10 @@ impl Letters {
         ctx.insert("note", &extras.note.unwrap_or(""));
         ctx.insert("respond_url", &extras.respond_url.unwrap_or(""));
         ctx.insert("withdraw_url", &extras.withdraw_url.unwrap_or(""));
+        ctx.insert("sessions_url", &extras.sessions_url.unwrap_or(""));
+        ctx.insert("feedback_url", &extras.feedback_url.unwrap_or(""));
+        let none = AfterFacts::default();
+        ctx.insert("after", extras.after.unwrap_or(&none));
         list.iter()
             .map(|(kind, to, reply_to)| {
                 let shares = shares_contact(*kind);
@@ -150,6 +202,10 @@ impl Letters {
                     },
                 );
                 let c = self.templates.compose(kind.as_str(), &ctx)?;
+                let id_word = match extras.occasion {
+                    Some(o) if kind.repeats() => format!("{}.{o}", kind.as_str()),
+                    _ => kind.as_str().to_string(),
+                };
                 Ok(NewMail {
                     kind: *kind,
                     recipient: to.clone(),
@@ -157,7 +213,7 @@ impl Letters {
                     text_body: c.text,
                     html_body: c.html,
                     reply_to: reply_to.clone(),
-                    message_id: mail::message_id(&r.id, kind.as_str(), &self.from),
+                    message_id: mail::message_id(&r.id, &id_word, &self.from),
                 })
             })
             .collect()

@@ -1,7 +1,8 @@
 //! Mentee requests, from the form to the outbox: the form as posted → a checked request
 //! (here, with the working-day deadline and the signed tokens of the links), the lifecycle's
 //! rules ([`desk`]), the mails they compose ([`letters`]) for the mentors of the [`directory`],
-//! and the SQLite [`store`] that keeps requests and their mail together.
+//! and the SQLite [`store`] that keeps requests and their mail together. After a match, the
+//! mentor's session records and the mentee's feedback are checked in [`sessions`].
 
 pub mod desk;
 pub mod directory;
@@ -9,6 +10,7 @@ pub mod export;
 pub mod kinds;
 pub mod letters;
 pub mod report;
+pub mod sessions;
 pub mod store;
 
 pub use kinds::{MailKind, Recipient, Status};

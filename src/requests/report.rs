@@ -14,12 +14,15 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+mod matches;
+pub use matches::{MatchFigures, match_figures};
+
 use super::local_date;
 use super::store::Outcome;
 use crate::render::escape as esc;
 
 /// The states a request ends in, in the order the charts show them.
-pub const STATES: [State; 5] = [
+pub const STATES: [State; 6] = [
     State {
         key: "accepted",
         label: "Accepted",
@@ -45,7 +48,15 @@ pub const STATES: [State; 5] = [
         label: "Waiting",
         colour: RGBColor(0x1f, 0x5f, 0xa8),
     },
+    State {
+        key: "completed",
+        label: "Completed",
+        colour: RGBColor(0x2f, 0x4f, 0x4f),
+    },
 ];
+
+/// Where a state the report does not know is counted: with those waiting.
+const WAITING: usize = 4;
 
 /// A request state with its label and bar colour (each at least 3:1 against white).
 pub struct State {
@@ -66,16 +77,18 @@ const MAX_MENTORS: usize = 15;
 pub struct Figures {
     pub total: usize,
     /// `(month, counts by STATES)`, oldest first, every month from the first request held.
-    pub months: Vec<(Date, [u32; 5])>,
+    pub months: Vec<(Date, [u32; 6])>,
     /// Requests older than the months shown.
     pub earlier: usize,
-    pub states: [u32; 5],
+    pub states: [u32; 6],
     /// Answers by working days taken: 0, 1, … 5, and 6 or more.
     pub answer_days: [u32; LAST_BUCKET + 1],
     /// The median working days to an answer, when there were answers.
     pub median_answer: Option<u32>,
     /// `(mentor's name, lapsed requests)`, most first.
     pub lapsed_by_mentor: Vec<(String, u32)>,
+    /// After the match: sessions, ends, extensions, feedback, concerns.
+    pub matches: matches::MatchFigures,
 }
 
 /// What the report needs from the scheme.
@@ -98,13 +111,13 @@ fn state_index(status: &str) -> usize {
     STATES
         .iter()
         .position(|s| s.key == status)
-        .unwrap_or(STATES.len() - 1)
+        .unwrap_or(WAITING)
 }
 
 pub fn figures(rows: &[Outcome], cx: &Context) -> Figures {
     let tz = cx.time_zone;
-    let mut states = [0u32; 5];
-    let mut by_month: BTreeMap<Date, [u32; 5]> = BTreeMap::new();
+    let mut states = [0u32; 6];
+    let mut by_month: BTreeMap<Date, [u32; 6]> = BTreeMap::new();
     let mut answer_days = [0u32; LAST_BUCKET + 1];
     let mut waits = Vec::new();
     let mut lapsed: BTreeMap<&str, u32> = BTreeMap::new();
@@ -167,6 +180,7 @@ pub fn figures(rows: &[Outcome], cx: &Context) -> Figures {
         answer_days,
         median_answer,
         lapsed_by_mentor,
+        matches: MatchFigures::default(),
     }
 }
 
@@ -445,7 +459,7 @@ pub fn render(f: &Figures, cx: &Context) -> Result<String, ChartError> {
          <li><strong>{median}</strong> median time to an answer</li>\
          <li><strong>{waiting}</strong> waiting now</li></ul>",
         total = f.total,
-        accepted = percent(f.states[0], f.total),
+        accepted = percent(f.states[0] + f.states[5], f.total),
         lapsed = percent(f.states[2], f.total),
         median = f.median_answer.map_or_else(
             || "—".to_string(),
@@ -578,7 +592,9 @@ pub fn render(f: &Figures, cx: &Context) -> Result<String, ChartError> {
             .collect();
         html.push_str(&table("Lapsed per mentor", &["Mentor", "Lapsed"], &rows));
     }
-    html.push_str("\n</section>\n</main>\n</body>\n</html>\n");
+    html.push_str("\n</section>\n");
+    matches::render(&mut html, &f.matches)?;
+    html.push_str("</main>\n</body>\n</html>\n");
     Ok(html)
 }
 
@@ -656,7 +672,7 @@ mod tests {
         let (names, tz) = (names(), london());
         let f = figures(&sample(), &context(&names, &tz));
         assert_eq!(f.total, 7);
-        assert_eq!(f.states, [1, 1, 3, 1, 1]);
+        assert_eq!(f.states, [1, 1, 3, 1, 1, 0]);
         let months: Vec<(String, u32)> = f
             .months
             .iter()

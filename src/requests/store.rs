@@ -76,6 +76,38 @@ CREATE INDEX outbox_request ON outbox (request_id);
 ALTER TABLE outbox ADD COLUMN claim TEXT;
 CREATE TABLE heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at INTEGER NOT NULL);
 ",
+    // After the match: the terms of a match once extended (NULL: the scheme's, counted from
+    // the accept), how it ended, the nudge, the mentor's session records and the mentee's
+    // feedback. Both tables go with their request (retention, erasure).
+    r"
+ALTER TABLE requests ADD COLUMN window_ends TEXT;
+ALTER TABLE requests ADD COLUMN sessions_allowed INTEGER;
+ALTER TABLE requests ADD COLUMN extended INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE requests ADD COLUMN ended_how TEXT;
+ALTER TABLE requests ADD COLUMN nudged_at INTEGER;
+CREATE TABLE sessions (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id   TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+    held_on      TEXT NOT NULL,
+    minutes      INTEGER NOT NULL,
+    mode         TEXT NOT NULL,
+    note         TEXT,
+    concern      INTEGER NOT NULL DEFAULT 0,
+    recorded_at  INTEGER NOT NULL,
+    corrected_at INTEGER
+);
+CREATE INDEX sessions_request ON sessions (request_id, held_on);
+CREATE TABLE feedback (
+    request_id     TEXT NOT NULL REFERENCES requests (id) ON DELETE CASCADE,
+    block          INTEGER NOT NULL DEFAULT 0,
+    helpful        INTEGER NOT NULL,
+    helped         TEXT,
+    more_sessions  INTEGER NOT NULL DEFAULT 0,
+    another_mentor INTEGER NOT NULL DEFAULT 0,
+    given_at       INTEGER NOT NULL,
+    PRIMARY KEY (request_id, block)
+);
+",
 ];
 
 /// How long SQLite waits for another process's write lock before giving up.
@@ -1266,6 +1298,11 @@ fn mail_row(r: &rusqlite::Row) -> rusqlite::Result<Mail> {
         claim: r.get(13)?,
     })
 }
+
+mod matches;
+pub use matches::{
+    Ended, Feedback, MatchFacts, MatchRecord, NewSession, Recorded, Session, SessionChange,
+};
 
 #[cfg(test)]
 mod tests;

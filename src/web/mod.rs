@@ -8,6 +8,7 @@ pub mod pages;
 pub mod refusals;
 pub mod requests;
 pub mod respond;
+pub mod sessions;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -122,6 +123,14 @@ fn routes(app: &Arc<App>) -> Router<Arc<App>> {
         .route(
             "/requests/{id}/withdraw",
             get(respond::withdraw_page).post(respond::withdraw),
+        )
+        .route(
+            "/requests/{id}/sessions",
+            get(sessions::page).post(sessions::post),
+        )
+        .route(
+            "/requests/{id}/feedback",
+            get(sessions::feedback_page).post(sessions::feedback),
         )
         .route("/requests/sent/", get(requests::sent_page))
         .route(

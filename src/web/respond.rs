@@ -22,7 +22,7 @@ use crate::requests::{Status, TokenError};
 #[derive(Deserialize)]
 pub struct TokenQuery {
     #[serde(default)]
-    t: String,
+    pub(super) t: String,
 }
 
 #[derive(Deserialize)]
@@ -46,7 +46,7 @@ pub async fn page(
         Err(p) => return problem(&app, p, false).into_response(),
     };
     match r.status {
-        Status::Lapsed | Status::Withdrawn => {
+        Status::Lapsed | Status::Withdrawn | Status::Completed => {
             return problem(&app, Problem::Closed(Box::new(r)), false).into_response();
         }
         Status::Accepted | Status::Declined => return answered(&app, &Done::Already(r)),
@@ -73,8 +73,15 @@ pub async fn accept(
     Form(f): Form<AnswerForm>,
 ) -> Response {
     let desk = app.desk.clone();
-    match blocking(move || desk.answer(&id, Answer::Accept, &f.t)).await {
-        Ok(done) => answered(&app, &done),
+    let found = blocking(move || {
+        let done = desk.answer(&id, Answer::Accept, &f.t)?;
+        // The mentor's way to record sessions, from the confirmation on.
+        let link = desk.sessions_url(&id).ok();
+        Ok::<_, Problem>((done, link))
+    })
+    .await;
+    match found {
+        Ok((done, link)) => answered_with(&app, &done, link.as_deref()),
         Err(p) => problem(&app, p, false).into_response(),
     }
 }
@@ -128,6 +135,11 @@ pub async fn withdraw(
 ) -> Response {
     let desk = app.desk.clone();
     match blocking(move || desk.withdraw(&id, &f.t)).await {
+        Ok(Done::Changed(r) | Done::Already(r)) if r.status == Status::Completed => {
+            // The words are the theme's (`match_ended.html`).
+            let ctx = page_context(&app, &r);
+            app.pages.render(StatusCode::OK, "match_ended.html", &ctx)
+        }
         Ok(Done::Changed(_)) => app.pages.outcome(
             StatusCode::OK,
             "Your request is withdrawn",
@@ -142,7 +154,7 @@ pub async fn withdraw(
     }
 }
 
-fn page_context(app: &App, r: &StoredRequest) -> tera::Context {
+pub(super) fn page_context(app: &App, r: &StoredRequest) -> tera::Context {
     let mut ctx = app.pages.context();
     ctx.insert("request", &RequestFacts::of(r));
     ctx.insert("status", r.status.as_str());
@@ -160,6 +172,11 @@ fn page_context(app: &App, r: &StoredRequest) -> tera::Context {
 
 /// The mentor's answer was recorded (now or before).
 fn answered(app: &App, done: &Done) -> Response {
+    answered_with(app, done, None)
+}
+
+/// The same, with the sessions link for a mentor who accepted.
+fn answered_with(app: &App, done: &Done, sessions_url: Option<&str>) -> Response {
     let (title, message) = match done {
         Done::Changed(r) if r.status == Status::Accepted => (
             "Thank you for accepting".to_string(),
@@ -180,11 +197,22 @@ fn answered(app: &App, done: &Done) -> Response {
             "Your answer is recorded; nothing more is needed.".to_string(),
         ),
     };
-    app.pages.outcome(StatusCode::OK, &title, &message)
+    let accepted = match done {
+        Done::Changed(r) | Done::Already(r) => r.status == Status::Accepted,
+    };
+    let mut ctx = app.pages.context();
+    ctx.insert("title", &title);
+    ctx.insert("message", &message);
+    ctx.insert(
+        "sessions_url",
+        &sessions_url.filter(|_| accepted).unwrap_or(""),
+    );
+    app.pages
+        .render(StatusCode::OK, "respond_outcome.html", &ctx)
 }
 
 /// Why a link's action was not carried out, for the mentor or (`mentee`) the mentee.
-fn problem(app: &Arc<App>, p: Problem, mentee: bool) -> WebError {
+pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
     let e = match p {
         Problem::Token(TokenError::Expired) => WebError::link(
             StatusCode::GONE,
@@ -225,6 +253,20 @@ fn problem(app: &Arc<App>, p: Problem, mentee: bool) -> WebError {
             "The mentee has been told and pointed to other mentors. If you would like to mentor them after all, please write to the scheme's team.",
         ),
         Problem::Closed(r) => closed(&r, mentee),
+        // The sessions and feedback pages show these beside their forms; a page that could
+        // not be loaded again to do so says it plainly.
+        Problem::Invalid(_) => WebError::link(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "Please check the form",
+            "Nothing was changed. Please go back and check what you entered.",
+        ),
+        Problem::TooLate => WebError::link(
+            StatusCode::CONFLICT,
+            "too_late",
+            "That record can no longer be corrected",
+            "Records can be corrected for a week. Please write to the scheme's team to change an older one.",
+        ),
         Problem::Unavailable(_) | Problem::Template(_) => WebError::link(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -262,6 +304,16 @@ fn closed(r: &StoredRequest, mentee: bool) -> WebError {
             "withdrawn",
             "This request was withdrawn",
             "Nothing more is needed.".into(),
+        ),
+        (Status::Completed, true) => gone(
+            "completed",
+            "Your mentoring has ended",
+            "There is nothing to withdraw. You are welcome to choose another mentor whenever you are ready.".into(),
+        ),
+        (Status::Completed, false) => gone(
+            "completed",
+            "This mentoring has ended",
+            "Thank you: nothing more is needed. If you would both like more sessions, please write to the scheme's team.".into(),
         ),
         (Status::Declined, true) => gone(
             "declined",

@@ -218,6 +218,31 @@ fn sample_request() -> StoredRequest {
     }
 }
 
+/// A match two sessions in, with a concern and feedback, as the mails after it see it.
+fn sample_after() -> crate::requests::letters::AfterFacts {
+    use crate::requests::letters::{AfterFacts, FeedbackFacts, SessionFacts};
+    AfterFacts {
+        held: 2,
+        allowed: 4,
+        window_ends: "2027-05-23".into(),
+        window_ends_long: "Sunday 23 May 2027".into(),
+        ended: "sessions_used",
+        session: Some(SessionFacts {
+            held_on: "2026-12-14".into(),
+            held_on_long: "Monday 14 December 2026".into(),
+            minutes: 60,
+            mode: "video".into(),
+            note: "They mentioned feeling unsafe on nights; please call me.".into(),
+        }),
+        feedback: Some(FeedbackFacts {
+            helpful: 4,
+            helped: "Someone who had been there before.".into(),
+            more_sessions: true,
+            another_mentor: false,
+        }),
+    }
+}
+
 /// Every kind of email the lifecycle sends, as the demo theme writes it.
 #[test]
 fn every_email_kind_reads_as_written() {
@@ -236,6 +261,14 @@ fn every_email_kind_reads_as_written() {
         withdraw_url: Some(
             "https://requests.example.org/requests/0123456789abcdef0123/withdraw?t=TOKEN",
         ),
+        sessions_url: Some(
+            "https://requests.example.org/requests/0123456789abcdef0123/sessions?t=TOKEN",
+        ),
+        feedback_url: Some(
+            "https://requests.example.org/requests/0123456789abcdef0123/feedback?t=TOKEN",
+        ),
+        after: Some(&sample_after()),
+        occasion: None,
     };
     let mails = w
         .desk
@@ -262,6 +295,20 @@ fn every_email_kind_reads_as_written() {
             m.text_body.matches("withdraw the request").count(),
             usize::from(m.kind == MailKind::Mentee),
             "{}: the withdraw paragraph once, in the acknowledgement",
+            m.kind
+        );
+    }
+    // The mentor's session note (the concern mail's) never reaches a mentee; the mentee's
+    // feedback text only the admin's copy of it.
+    for m in &mails {
+        let to_mentee = m.kind.as_str().ends_with("mentee");
+        let note = m.text_body.contains("unsafe on nights");
+        assert!(!(to_mentee && note), "{}", m.kind);
+        assert_eq!(note, m.kind == MailKind::ConcernAdmin, "{}", m.kind);
+        assert_eq!(
+            m.text_body.contains("been there before"),
+            m.kind == MailKind::FeedbackAdmin,
+            "{}",
             m.kind
         );
     }
@@ -317,6 +364,14 @@ fn every_email_kind_scores_zero_or_below_in_spamassassin() {
         withdraw_url: Some(
             "https://mentors.example.org/requests/0123456789abcdef0123/withdraw?t=1796000000.def",
         ),
+        sessions_url: Some(
+            "https://mentors.example.org/requests/0123456789abcdef0123/sessions?t=1796000000.ghi",
+        ),
+        feedback_url: Some(
+            "https://mentors.example.org/requests/0123456789abcdef0123/feedback?t=1796000000.jkl",
+        ),
+        after: Some(&sample_after()),
+        occasion: None,
     };
     let mails = w
         .desk
@@ -338,6 +393,7 @@ fn every_email_kind_scores_zero_or_below_in_spamassassin() {
             subject: &m.subject,
             text: &m.text_body,
             html: &m.html_body,
+            urgent: m.kind.is_urgent(),
         })
         .unwrap();
         mbox.extend_from_slice(b"From mentorsite@example.org Mon Nov 23 10:00:00 2026\n");
@@ -400,4 +456,443 @@ fn every_email_kind_scores_zero_or_below_in_spamassassin() {
         "mails scoring above 0:\n{}",
         over.join("\n\n")
     );
+}
+
+// After the match.
+
+use super::matches::{SessionAction, SessionOutcome};
+use crate::requests::sessions::{FeedbackForm, SessionForm};
+use crate::requests::store::Ended;
+
+/// A request from `email` to `mentor`, accepted at MONDAY; its mail delivered.
+fn matched(w: &World, mentor: &str, email: &str) -> String {
+    let mut v = valid(email);
+    v.mentor = mentor.into();
+    let s = w.desk.submit(&v).unwrap();
+    let t = token(w, &s.id, "accept");
+    w.desk.answer(&s.id, Answer::Accept, &t).unwrap();
+    w.deliver();
+    s.id
+}
+
+fn session(date: &str, concern: bool) -> SessionForm {
+    SessionForm {
+        date: Some(date.into()),
+        minutes: Some("60".into()),
+        mode: Some("video".into()),
+        note: Some("Talked about nights; a note for the team only.".into()),
+        concern: concern.then(|| "yes".into()),
+    }
+}
+
+/// Post `action` as the page's form would, with a token and nonce of its own.
+fn post(
+    w: &World,
+    id: &str,
+    action: SessionAction<'_>,
+) -> Result<(SessionOutcome, crate::requests::store::MatchRecord), Problem> {
+    let (n, t) = w.desk.form_token(id, &action, w.desk.now() + 30 * DAY);
+    w.desk.sessions_post(id, action, &t, &n)
+}
+
+/// The kinds of every mail queued for `id`, in order.
+fn kinds(w: &World, id: &str) -> Vec<MailKind> {
+    w.desk
+        .store
+        .mails_of(id)
+        .unwrap()
+        .iter()
+        .map(|m| m.kind)
+        .collect()
+}
+
+#[test]
+fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    let mentee = kinds(&w, &id).len();
+    w.at(MONDAY + 2 * DAY);
+    let (done, m) = post(
+        &w,
+        &id,
+        SessionAction::Record(&session("2026-11-24", false)),
+    )
+    .unwrap();
+    assert_eq!(
+        done,
+        SessionOutcome::Recorded {
+            concern: false,
+            completed: false
+        }
+    );
+    assert_eq!(m.sessions.len(), 1);
+    assert_eq!(kinds(&w, &id).len(), mentee, "no mail for a plain record");
+
+    // A concern: the admin is mailed at once, marked urgent, with the note; the same form
+    // posted again records nothing and mails nothing.
+    let form = session("2026-11-25", true);
+    let action = SessionAction::Record(&form);
+    let (n, t) = w.desk.form_token(&id, &action, MONDAY + 30 * DAY);
+    let (done, _) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    assert_eq!(
+        done,
+        SessionOutcome::Recorded {
+            concern: true,
+            completed: false
+        }
+    );
+    let (again, m) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    assert_eq!(again, SessionOutcome::Already);
+    assert_eq!(m.sessions.len(), 2);
+    let mails = w.desk.store.mails_of(&id).unwrap();
+    let concerns: Vec<_> = mails
+        .iter()
+        .filter(|m| m.kind == MailKind::ConcernAdmin)
+        .collect();
+    assert_eq!(concerns.len(), 1, "the admin mailed once");
+    assert_eq!(concerns[0].recipient, Recipient::Admin);
+    assert!(concerns[0].text_body.contains("Talked about nights"));
+    assert!(MailKind::ConcernAdmin.is_urgent());
+    w.deliver();
+    let sent = w.sent.lock().unwrap();
+    let urgent = sent
+        .iter()
+        .find(|m| String::from_utf8_lossy(&m.formatted()).contains("Please act today"))
+        .expect("the concern went");
+    assert!(String::from_utf8_lossy(&urgent.formatted()).contains("Importance: high"));
+    drop(sent);
+
+    // Correcting the concern record (box still ticked) mails nothing more.
+    let sid = m.sessions[1].id;
+    let (done, _) = post(
+        &w,
+        &id,
+        SessionAction::Correct(sid, &session("2026-11-25", true)),
+    )
+    .unwrap();
+    assert_eq!(done, SessionOutcome::Corrected { concern: false });
+    assert_eq!(
+        kinds(&w, &id)
+            .iter()
+            .filter(|k| **k == MailKind::ConcernAdmin)
+            .count(),
+        1
+    );
+
+    // Sessions three and four: the fourth completes the match; both are thanked.
+    post(
+        &w,
+        &id,
+        SessionAction::Record(&session("2026-11-24", false)),
+    )
+    .unwrap();
+    let (done, m) = post(
+        &w,
+        &id,
+        SessionAction::Record(&session("2026-11-25", false)),
+    )
+    .unwrap();
+    assert_eq!(
+        done,
+        SessionOutcome::Recorded {
+            concern: false,
+            completed: true
+        }
+    );
+    assert_eq!(m.request.status, Status::Completed);
+    assert_eq!(m.ended, Some(Ended::SessionsUsed));
+    let k = kinds(&w, &id);
+    for kind in [
+        MailKind::CompletedMentee,
+        MailKind::CompletedMentor,
+        MailKind::CompletedAdmin,
+    ] {
+        assert_eq!(k.iter().filter(|x| **x == kind).count(), 1, "{kind}");
+    }
+    // No mentee mail holds the mentor's note.
+    for m in w.desk.store.mails_of(&id).unwrap() {
+        if matches!(m.recipient, Recipient::Mentee(_)) {
+            assert!(!m.text_body.contains("Talked about nights"), "{}", m.kind);
+            assert!(!m.html_body.contains("Talked about nights"), "{}", m.kind);
+        }
+    }
+    // A completed match takes no more records.
+    assert!(matches!(
+        post(
+            &w,
+            &id,
+            SessionAction::Record(&session("2026-11-26", false))
+        ),
+        Err(Problem::Closed(_))
+    ));
+}
+
+#[test]
+fn a_session_is_dated_in_the_scheme_s_time_zone_across_the_clock_change() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    // 23:30 UTC on Saturday 27 March 2027 is still the 27th in London (GMT)...
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_second();
+    w.at(at("2027-03-27T23:30:00Z"));
+    assert!(matches!(
+        post(&w, &id, SessionAction::Record(&session("2027-03-28", false))),
+        Err(Problem::Invalid(p)) if p["date"] == "future"
+    ));
+    // ...but 23:30 UTC on Sunday the 28th, after the clocks went forward, is Monday the 29th.
+    w.at(at("2027-03-28T23:30:00Z"));
+    let (done, m) = post(
+        &w,
+        &id,
+        SessionAction::Record(&session("2027-03-29", false)),
+    )
+    .unwrap();
+    assert!(matches!(done, SessionOutcome::Recorded { .. }));
+    assert_eq!(m.sessions[0].held_on, "2027-03-29");
+    // And none before the match.
+    assert!(matches!(
+        post(&w, &id, SessionAction::Record(&session("2026-11-22", false))),
+        Err(Problem::Invalid(p)) if p["date"] == "before_match"
+    ));
+}
+
+#[test]
+fn a_token_for_another_request_or_action_is_refused() {
+    let w = world();
+    let a = matched(&w, "amara-okafor", "sam@example.net");
+    let b = matched(&w, "amara-okafor", "kim@example.net");
+    let link_a = w.desk.sign(&a, "sessions", MONDAY + 30 * DAY);
+    assert!(w.desk.open_match(&a, &link_a).is_ok());
+    assert!(matches!(
+        w.desk.open_match(&b, &link_a),
+        Err(Problem::Token(TokenError::BadSignature))
+    ));
+    let respond = w.desk.sign(&a, "respond", MONDAY + 30 * DAY);
+    assert!(matches!(
+        w.desk.open_match(&a, &respond),
+        Err(Problem::Token(TokenError::BadSignature))
+    ));
+    // A record form's token does not finish, nor record on another request.
+    let form = session("2026-11-23", false);
+    let (n, t) = w
+        .desk
+        .form_token(&a, &SessionAction::Record(&form), MONDAY + 30 * DAY);
+    assert!(matches!(
+        w.desk.sessions_post(&a, SessionAction::Finish, &t, &n),
+        Err(Problem::Token(TokenError::BadSignature))
+    ));
+    assert!(matches!(
+        w.desk
+            .sessions_post(&b, SessionAction::Record(&form), &t, &n),
+        Err(Problem::Token(TokenError::BadSignature))
+    ));
+    // The sessions link does not open the feedback form.
+    assert!(matches!(
+        w.desk.open_feedback(&a, &link_a),
+        Err(Problem::Token(TokenError::BadSignature))
+    ));
+    assert!(
+        w.desk
+            .store
+            .match_record(&a)
+            .unwrap()
+            .unwrap()
+            .sessions
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_nudge_goes_once_after_first_session_days_and_the_window_end_completes() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    // 21 working days after Monday 23 November, with 25 and 28 December off: 23 December
+    // is the 22nd day... count it the way the sweep does.
+    let holidays = w.desk.rules.holidays.clone();
+    let match_day: Date = "2026-11-23".parse().unwrap();
+    let nudge_day = crate::requests::add_working_days(match_day, 21, &holidays);
+    let noon = |d: Date| {
+        d.at(12, 0, 0, 0)
+            .to_zoned(w.desk.rules.time_zone.clone())
+            .unwrap()
+            .timestamp()
+            .as_second()
+    };
+    w.at(noon(nudge_day.yesterday().unwrap()));
+    assert_eq!(w.desk.sweep().unwrap().nudged, 0, "not yet");
+    w.at(noon(nudge_day));
+    assert_eq!(w.desk.sweep().unwrap().nudged, 1);
+    assert_eq!(w.desk.sweep().unwrap().nudged, 0, "once");
+    let nudge = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MailKind::NudgeMentor)
+        .unwrap();
+    assert!(
+        nudge
+            .text_body
+            .contains(&format!("/requests/{id}/sessions?t="))
+    );
+
+    // The window is six months from the match: it ends on 23 May 2027. The day after, the
+    // sweep completes the match with the sessions unused; both are thanked.
+    w.at(noon("2027-05-23".parse().unwrap()));
+    assert_eq!(w.desk.sweep().unwrap().ended, 0);
+    w.at(noon("2027-05-24".parse().unwrap()));
+    assert_eq!(w.desk.sweep().unwrap().ended, 1);
+    assert_eq!(w.desk.sweep().unwrap().ended, 0, "once");
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    assert_eq!(
+        (m.request.status, m.ended),
+        (Status::Completed, Some(Ended::WindowEnded))
+    );
+    assert!(kinds(&w, &id).contains(&MailKind::CompletedMentee));
+}
+
+#[test]
+fn capacity_counts_running_matches_only() {
+    let w = world();
+    // José Manuel takes one mentee at a time.
+    let first = matched(&w, "jose-manuel-ortega", "sam@example.net");
+    let mut v = valid("kim@example.net");
+    v.mentor = "jose-manuel-ortega".into();
+    assert!(matches!(w.desk.submit(&v), Err(Refused::Full(_))));
+    post(&w, &first, SessionAction::Finish).unwrap();
+    assert!(w.desk.submit(&v).is_ok(), "free again once the match ended");
+}
+
+#[test]
+fn the_mentee_ends_a_match_gives_feedback_once_and_extend_opens_it_again() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    post(
+        &w,
+        &id,
+        SessionAction::Record(&session("2026-11-23", false)),
+    )
+    .unwrap();
+    let withdraw = token(&w, &id, "withdraw");
+    let done = w.desk.withdraw(&id, &withdraw).unwrap();
+    assert!(matches!(done, Done::Changed(r) if r.status == Status::Completed));
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    assert_eq!(m.ended, Some(Ended::Mentee));
+    let feedback_link = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MailKind::CompletedMentee)
+        .unwrap()
+        .text_body;
+    let t = feedback_link
+        .split("/feedback?t=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let form = FeedbackForm {
+        helpful: Some("5".into()),
+        helped: Some("Being listened to.".into()),
+        more_sessions: Some("yes".into()),
+        another_mentor: None,
+    };
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &FeedbackForm::default()),
+        Err(Problem::Invalid(_))
+    ));
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &form),
+        Ok(Done::Changed(_))
+    ));
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &form),
+        Ok(Done::Already(_))
+    ));
+    let stored = w.desk.store.feedback_of(&id).unwrap().unwrap();
+    assert_eq!((stored.helpful, stored.more_sessions), (5, true));
+    let admin = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.kind == MailKind::FeedbackAdmin)
+        .collect::<Vec<_>>();
+    assert_eq!(admin.len(), 1);
+    assert!(admin[0].text_body.contains("Being listened to."));
+
+    // Extend: four more sessions, a new window from today, both told.
+    w.at(MONDAY + 40 * DAY);
+    let m = w.desk.extend(&id).unwrap();
+    assert_eq!(m.request.status, Status::Accepted);
+    let terms = w.desk.terms(&m);
+    assert_eq!(terms.allowed, 8);
+    assert_eq!(terms.window_ends.to_string(), "2027-07-02");
+    assert_eq!(m.extended, 1);
+    let k = kinds(&w, &id);
+    assert!(k.contains(&MailKind::ExtendedMentor) && k.contains(&MailKind::ExtendedMentee));
+    let ids: Vec<String> = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .iter()
+        .map(|m| m.message_id.clone())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        ids.len(),
+        "every Message-ID its own: {ids:#?}"
+    );
+    // Ending again thanks both again, with Message-IDs of their own.
+    post(&w, &id, SessionAction::Finish).unwrap();
+    let ids: Vec<String> = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .iter()
+        .map(|m| m.message_id.clone())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:#?}");
+    // The second block's end asks for feedback again, and it is taken.
+    assert!(!w.desk.has_feedback(&id).unwrap());
+    let second = FeedbackForm {
+        helpful: Some("3".into()),
+        ..FeedbackForm::default()
+    };
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &second),
+        Ok(Done::Changed(_))
+    ));
+    assert_eq!(w.desk.store.feedback_of(&id).unwrap().unwrap().helpful, 3);
+    // A request never matched cannot be extended.
+    let s = w.desk.submit(&valid("lee@example.net")).unwrap();
+    assert!(matches!(w.desk.extend(&s.id), Err(Problem::Closed(_))));
+}
+
+#[test]
+fn a_completed_match_goes_with_its_sessions_and_feedback_under_the_retention_rule() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    post(&w, &id, SessionAction::Record(&session("2026-11-23", true))).unwrap();
+    post(&w, &id, SessionAction::Finish).unwrap();
+    w.at(MONDAY + 300 * DAY);
+    assert_eq!(w.desk.sweep().unwrap().purged, 0, "kept for retention_days");
+    w.at(MONDAY + 366 * DAY);
+    assert_eq!(w.desk.sweep().unwrap().purged, 1);
+    assert!(w.desk.store.match_record(&id).unwrap().is_none());
+    assert!(w.desk.store.session_counts().unwrap().is_empty());
+    assert!(w.desk.store.match_facts().unwrap().is_empty());
 }

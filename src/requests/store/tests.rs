@@ -337,3 +337,67 @@ fn requests_committed_together_keep_their_own_outcomes() {
         "one mail for each stored request, none for the others"
     );
 }
+
+#[test]
+fn a_database_from_before_sessions_is_migrated_and_its_matches_keep_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    {
+        // The schema as the previous version left it, with one accepted request.
+        let conn = Connection::open(&path).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO requests (id, created_at, mentor, name, email, email_key, mode, message, status, respond_by, answered_at)
+             VALUES ('old', 100, 'amara-okafor', 'Sam', 'sam@example.net', 'sam@example.net', 'video', 'Hi', 'accepted', '2026-11-30', 200)",
+            [],
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let m = s.match_record("old").unwrap().unwrap();
+    assert_eq!(m.request.status, Status::Accepted);
+    assert_eq!(
+        (m.window_ends, m.sessions_allowed, m.extended),
+        (None, None, 0)
+    );
+    let session = NewSession {
+        held_on: "2026-12-01".into(),
+        minutes: 50,
+        mode: "video".into(),
+        note: None,
+        concern: false,
+    };
+    assert_eq!(
+        s.record_session(
+            "old",
+            &session,
+            "t1",
+            1,
+            &[],
+            &[mail(MailKind::CompletedMentee)],
+            300
+        )
+        .unwrap(),
+        Recorded::Done { completed: true },
+        "one session allowed: the match completes"
+    );
+    assert_eq!(s.get("old").unwrap().unwrap().status, Status::Completed);
+    // Sessions and feedback go with their request (erasure).
+    let fb = Feedback {
+        helpful: 3,
+        helped: None,
+        more_sessions: false,
+        another_mentor: false,
+        given_at: 0,
+    };
+    assert_eq!(
+        s.give_feedback("old", &fb, &[], 400).unwrap(),
+        Transition::Done
+    );
+    assert_eq!(s.purge_email("SAM@example.net").unwrap(), 1);
+    assert_eq!(s.session_counts().unwrap().len(), 0);
+    assert!(s.feedback_of("old").unwrap().is_none());
+}
