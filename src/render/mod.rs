@@ -410,15 +410,21 @@ fn render_all(
 
     // The search index, then the register's pages that load it.
     let filters = views::filters_of_views(config, &mentors);
-    let terms: Vec<Terms> = mentors
-        .par_iter()
-        .zip(&bios)
-        .zip(&keys)
-        .map(|((view, m), key)| r.terms(view, &m.bio, *key))
-        .collect();
+    // Terms a thousand mentors at a time, each batch added to the postings and dropped: a
+    // register's terms (a few hundred per bio) never sit in memory all at once.
+    let mut postings = search::Postings::default();
+    for start in (0..mentors.len()).step_by(TERM_BATCH) {
+        let end = (start + TERM_BATCH).min(mentors.len());
+        let terms: Vec<Terms> = (start..end)
+            .into_par_iter()
+            .map(|i| r.terms(&mentors[i], &bios[i].bio, keys[i]))
+            .collect();
+        for (i, t) in (start..end).zip(&terms) {
+            postings.add(i as u32, t);
+        }
+    }
     let card_html: Vec<&str> = cards.iter().map(|c| c.html.as_str()).collect();
-    let index = search::build(&mentors, &filters, &terms, &card_html, PAGE_SIZE, &base);
-    drop(terms);
+    let index = search::build(&mentors, &filters, postings, &card_html, PAGE_SIZE, &base);
     for file in index.files {
         r.put(file)?;
     }
@@ -619,6 +625,9 @@ fn filter_pages(
 /// Cards on a register page, a filter page, and in a search index card chunk: a first screen,
 /// so a page's size does not grow with the register.
 pub const PAGE_SIZE: usize = 24;
+
+/// Mentors whose search terms are made at once (see `render_all`).
+const TERM_BATCH: usize = 1024;
 
 /// Where a listing page is and what it links to.
 #[derive(Debug, Clone, Serialize)]

@@ -131,12 +131,33 @@ pub fn terms_of(m: &MentorView, bio: &str) -> Vec<(String, u32)> {
     terms
 }
 
-/// The index files and manifest over `mentors` in doc-id order; `terms[i]` is [`terms_of`] the
-/// `i`th mentor and `cards[i]` their card's HTML; `page` mentors to a card chunk.
-pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
+/// The free-text index as it is gathered: term → `id * 4 + weight` for each mentor that has
+/// it, mentor by mentor in doc-id order. A mentor's terms can be dropped once added, so a
+/// register's terms are never all in memory at once.
+#[derive(Default)]
+pub struct Postings(HashMap<Box<str>, Vec<u32>>);
+
+impl Postings {
+    /// Add the `terms` ([`terms_of`]) of mentor `id`, which must follow every id added so far.
+    pub fn add(&mut self, id: u32, terms: &[(String, u32)]) {
+        for (term, weight) in terms {
+            let packed = id * 4 + weight;
+            match self.0.get_mut(term.as_str()) {
+                Some(list) => list.push(packed),
+                None => {
+                    self.0.insert(term.as_str().into(), vec![packed]);
+                }
+            }
+        }
+    }
+}
+
+/// The index files and manifest over `mentors` in doc-id order; `postings` holds their terms
+/// and `cards[i]` is the `i`th mentor's card HTML; `page` mentors to a card chunk.
+pub fn build(
     mentors: &[MentorView],
     filters: &[FilterView],
-    terms: &[T],
+    postings: Postings,
     cards: &[&str],
     page: usize,
     base_path: &str,
@@ -183,18 +204,8 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
         }
     }
 
-    // term → (doc id, weight), in id order as the mentors are visited in order.
-    let mut by_term: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
-    for (id, list) in terms.iter().enumerate() {
-        for (term, weight) in list.iter() {
-            by_term
-                .entry(term.as_str())
-                .or_default()
-                .push((id as u32, *weight));
-        }
-    }
-    let mut postings: Vec<(&str, Vec<(u32, u32)>)> = by_term.into_iter().collect();
-    postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let mut postings: Vec<(Box<str>, Vec<u32>)> = postings.0.into_iter().collect();
+    postings.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut files = Vec::new();
     let mut put = |stem: &str, json: String| {
@@ -231,14 +242,15 @@ pub fn build<T: std::ops::Deref<Target = Vec<(String, u32)>>>(
         shard.t.clear();
         shard.p.clear();
     };
-    for (term, docs_of) in &postings {
+    for (term, packed) in &postings {
         let mut last = 0;
-        let list: Vec<u32> = docs_of
+        let list: Vec<u32> = packed
             .iter()
-            .map(|&(id, w)| {
+            .map(|&p| {
+                let id = p / 4;
                 let delta = id - last;
                 last = id;
-                delta * 4 + w
+                delta * 4 + p % 4
             })
             .collect();
         size += term.len() + list.len() * 3 + 4;
