@@ -459,3 +459,70 @@ fn unchanged_photos_come_from_the_cache_and_settings_changes_reprocess() {
         "old files pruned from the output"
     );
 }
+
+#[test]
+fn every_width_of_a_large_rotated_photo_is_upright_metadata_free_and_the_same_each_build() {
+    // 1400×700 as stored, left red and right blue; upright (turned 90°) it is 700×1400, red
+    // above blue, and its 700×700 crop gives all three default widths: 640 from the photo,
+    // 320 from the 640, 160 from the 320.
+    let mut px = Vec::with_capacity(1400 * 700 * 3);
+    for y in 0..700u32 {
+        for x in 0..1400u32 {
+            let grain = ((x * 7 + y * 13) % 17) as u8;
+            px.extend(if x < 700 {
+                [210 + grain, 20 + grain, 20]
+            } else {
+                [20, 20 + grain, 210 + grain]
+            });
+        }
+    }
+    let photo = jpeg(
+        &px,
+        1400,
+        700,
+        jpeg_encoder::ColorType::Rgb,
+        Some(exif_rotated_with_gps()),
+    );
+    let site = site_with(&[("lena-large", "lena-large.jpg", photo)]);
+    site.run(&["build"]).assert_code(0);
+    let first: Vec<(String, Vec<u8>)> = outputs(&site, "lena-large")
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(f).unwrap())
+        })
+        .collect();
+    assert_eq!(first.len(), 6, "three widths in webp and jpg: {first:?}");
+
+    for (name, bytes) in &first {
+        for needle in [&b"Exif"[..], b"SecretPhoneModel", b"GPS"] {
+            assert!(!bytes.windows(needle.len()).any(|w| w == needle), "{name}");
+        }
+        let img = image::load_from_memory(bytes).unwrap().into_rgb8();
+        let width: u32 = name.rsplit(['-', '.']).nth(1).unwrap().parse().unwrap();
+        assert!([160, 320, 640].contains(&width), "{name}");
+        assert_eq!(img.dimensions(), (width, width), "{name}");
+        let (top, bottom) = (
+            img.get_pixel(width / 2, 2),
+            img.get_pixel(width / 2, width - 3),
+        );
+        assert!(top[0] > 150 && top[2] < 100, "{name}: top is red: {top:?}");
+        assert!(
+            bottom[2] > 150 && bottom[0] < 100,
+            "{name}: bottom is blue: {bottom:?}"
+        );
+    }
+
+    // From scratch again (no cache, no output): the very same files.
+    std::fs::remove_dir_all(site.path(".cache")).unwrap();
+    std::fs::remove_dir_all(site.path("public")).unwrap();
+    site.run(&["build"]).assert_code(0);
+    let again: Vec<(String, Vec<u8>)> = outputs(&site, "lena-large")
+        .iter()
+        .map(|f| {
+            let name = f.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read(f).unwrap())
+        })
+        .collect();
+    assert!(first == again, "a second cold build made different files");
+}

@@ -24,7 +24,7 @@ use crate::register::{Headshot as Source, Register};
 use pipeline::Unusable;
 
 /// Bump when the pipeline's output changes, so old cache entries are not reused.
-const PIPELINE_VERSION: &str = "headshots-1";
+const PIPELINE_VERSION: &str = "headshots-3";
 pub const CACHE_DIR: &str = ".cache/headshots";
 const MEMO_FILE: &str = "sources.json";
 
@@ -396,11 +396,12 @@ fn run(cx: &Context, job: &Job) -> Outcome {
     if mode == Mode::Check {
         return Outcome::Processed(headshot, None);
     }
-    for w in &headshot.widths {
-        let pixels = match pipeline::resize(&upright, settings.aspect, *w) {
-            Ok(p) => p,
-            Err(e) => return Outcome::Failed(e),
-        };
+    let resized = match pipeline::resize_cascade(&upright, settings.aspect, &headshot.widths) {
+        Ok(r) => r,
+        Err(e) => return Outcome::Failed(e),
+    };
+    drop(upright.pixels);
+    for (w, pixels) in headshot.widths.iter().zip(resized) {
         for f in &headshot.formats {
             let encoded = match pipeline::encode(
                 f,
