@@ -163,3 +163,16 @@ fn a_new_day_builds_again() {
         .run();
     assert!(!up_to_date(&out), "{}", out.stdout);
 }
+
+#[test]
+fn a_bio_touched_but_not_changed_is_the_same_input() {
+    let site = Site::demo();
+    build(&site).assert_code(0);
+    later();
+    let bio = "content/mentors/amara-okafor.md";
+    let text = site.read(bio);
+    site.remove(bio);
+    site.write(bio, &text);
+    let out = build(&site);
+    assert!(up_to_date(&out), "{}", out.stdout);
+}

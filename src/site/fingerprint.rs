@@ -1,7 +1,7 @@
 //! A build that would change nothing does nothing. `build` records, in `.cache/build.json`,
 //! what it was made from (this program, `site.toml`, every file under `content/` and `themes/`
-//! by size, modification time and inode, the options and the date) and what it left in the
-//! output folder (every file, the same way). When both are as recorded, the output is already
+//! by its content, the options and the date) and what it left in the output folder (every
+//! file by size, modification time and inode). When both are as recorded, the output is already
 //! what the build would write, and it stops there.
 //!
 //! Only a build without errors is recorded, with its warnings, which a skipped build prints
@@ -83,9 +83,40 @@ pub fn inputs(root: &Path, settings: &Settings) -> std::io::Result<String> {
     }
     settings.hash(&mut h);
     for dir in [crate::content::CONTENT_DIR, "themes"] {
-        files(&root.join(dir), &mut h)?;
+        contents(&root.join(dir), &mut h)?;
     }
     Ok(h.finish_hex())
+}
+
+/// Hash every file under `dir` by its path and its content, in name order: a file touched
+/// but not changed, or checked out again, is the same input.
+fn contents(dir: &Path, h: &mut Hasher) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    dir.hash(h);
+    if !dir.exists() {
+        return Ok(());
+    }
+    let mut paths = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(std::io::Error::other)?;
+        if !entry.file_type().is_dir() {
+            paths.push(entry.into_path());
+        }
+    }
+    let hashes: Vec<std::io::Result<[u8; 32]>> = paths
+        .par_iter()
+        .map(|p| match std::fs::read(p) {
+            Ok(bytes) => Ok(*blake3::hash(&bytes).as_bytes()),
+            // A dangling symlink is part of the input as it is.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok([0; 32]),
+            Err(e) => Err(e),
+        })
+        .collect();
+    for (path, hash) in paths.iter().zip(hashes) {
+        path.strip_prefix(dir).unwrap_or(path).hash(h);
+        hash?.hash(h);
+    }
+    Ok(())
 }
 
 /// A hash of every file under the output folder `dir` (with the count of files).
