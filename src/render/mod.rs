@@ -424,12 +424,27 @@ fn render_all(
         }
     }
     let card_html: Vec<&str> = cards.iter().map(|c| c.html.as_str()).collect();
-    let index = search::build(&mentors, &filters, postings, &card_html, PAGE_SIZE, &base);
-    for file in index.files {
-        r.put(file)?;
+    let mut failed = None;
+    let index = search::build(
+        &mentors,
+        &filters,
+        postings,
+        &card_html,
+        PAGE_SIZE,
+        &base,
+        &mut |file| {
+            if failed.is_none()
+                && let Err(e) = r.put(file)
+            {
+                failed = Some(e);
+            }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(e);
     }
     let home = views::page(&register.home, base.clone(), "");
-    let manifest = search::inline_json(&index.manifest);
+    let manifest = search::inline_json(&index);
     let counts = Counts {
         total: mentors.len(),
         accepting: mentors

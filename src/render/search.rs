@@ -96,11 +96,6 @@ struct Shard<'a> {
     p: Vec<Vec<u32>>,
 }
 
-pub struct Index {
-    pub manifest: Manifest,
-    pub files: Vec<OutputFile>,
-}
-
 /// Build the index over `mentors` in doc-id order (the order given), under `base_path`.
 /// One mentor's searchable terms, each with the best weight it has (3 in the name, 2 in the
 /// pronouns or a field value, 1 in the bio), in the order first seen.
@@ -152,8 +147,9 @@ impl Postings {
     }
 }
 
-/// The index files and manifest over `mentors` in doc-id order; `postings` holds their terms
-/// and `cards[i]` is the `i`th mentor's card HTML; `page` mentors to a card chunk.
+/// The index over `mentors` in doc-id order; `postings` holds their terms and `cards[i]` is
+/// the `i`th mentor's card HTML; `page` mentors to a card chunk. Each file is handed to `emit`
+/// as soon as it is made (so they are not all held at once); the manifest is returned.
 pub fn build(
     mentors: &[MentorView],
     filters: &[FilterView],
@@ -161,7 +157,8 @@ pub fn build(
     cards: &[&str],
     page: usize,
     base_path: &str,
-) -> Index {
+    emit: &mut dyn FnMut(OutputFile),
+) -> Manifest {
     let facets: Vec<Facet> = filters
         .iter()
         .map(|f| Facet {
@@ -207,10 +204,9 @@ pub fn build(
     let mut postings: Vec<(Box<str>, Vec<u32>)> = postings.0.into_iter().collect();
     postings.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
-    let mut files = Vec::new();
     let mut put = |stem: &str, json: String| {
         let name = hashed(stem, &json);
-        files.push(OutputFile::new(format!("search/{name}"), json));
+        emit(OutputFile::new(format!("search/{name}"), json));
         name
     };
     let facet_file = put(
@@ -263,20 +259,17 @@ pub fn build(
     }
     flush(&mut current, &mut shards);
 
-    Index {
-        manifest: Manifest {
-            v: 2,
-            n: mentors.len(),
-            page,
-            dir: format!("{base_path}search/"),
-            st,
-            away,
-            f: facet_file,
-            shards,
-            cards: card_files,
-            facets,
-        },
-        files,
+    Manifest {
+        v: 2,
+        n: mentors.len(),
+        page,
+        dir: format!("{base_path}search/"),
+        st,
+        away,
+        f: facet_file,
+        shards,
+        cards: card_files,
+        facets,
     }
 }
 
