@@ -661,3 +661,47 @@ async fn the_sessions_page_counts_days_in_the_scheme_s_time_zone_across_the_cloc
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("Monday 29 March 2027"), "{done}");
 }
+
+#[tokio::test]
+async fn after_an_extend_the_old_finish_form_and_feedback_link_say_so_and_change_nothing() {
+    let h = harness();
+    let (id, link) = h.matched("sam@example.net").await;
+    let (_, page) = h.get(&link).await;
+    let finish = form_fields(&page, "finish");
+    let (status, done) = h.post(&id, "sessions", &with(&finish, &[])).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let thanks = h
+        .desk()
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MailKind::CompletedMentee)
+        .unwrap();
+    let feedback = path_of_link(&thanks.text_body, "feedback");
+    h.at(MONDAY + DAY);
+    h.desk().extend(&id).unwrap();
+    let mails = h.kinds(&id).len();
+
+    let (status, refused) = h.post(&id, "sessions", &with(&finish, &[])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused.contains("This form is from before the sessions were extended"),
+        "{refused}"
+    );
+    let (status, refused) = h.get(&feedback).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused.contains("This link is from before your mentoring was extended"),
+        "{refused}"
+    );
+    let t = feedback.split("?t=").nth(1).unwrap();
+    let (status, _) = h.post(&id, "feedback", &[("t", t), ("helpful", "4")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        h.desk().store.get(&id).unwrap().unwrap().status,
+        Status::Accepted
+    );
+    assert!(h.desk().store.feedback_of(&id).unwrap().is_none());
+    assert_eq!(h.kinds(&id).len(), mails, "no mail");
+}

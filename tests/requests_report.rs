@@ -259,7 +259,7 @@ fn seed_matches(site: &Site) {
     record("m5", "2026-09-04", false);
     let t = at("2026-11-01T09:00:00Z");
     assert_eq!(
-        store.finish("m2", Ended::Mentor, &[], t).unwrap(),
+        store.finish("m2", Ended::Mentor, None, &[], t).unwrap(),
         Transition::Done
     );
     assert!(store.end_window("m3", &[], t).unwrap());
@@ -276,7 +276,7 @@ fn seed_matches(site: &Site) {
             given_at: 0,
         };
         assert_eq!(
-            store.give_feedback(id, &f, &[], t).unwrap(),
+            store.give_feedback(id, 0, &f, &[], t).unwrap(),
             Transition::Done
         );
     }

@@ -87,6 +87,8 @@ pub enum Problem {
     Invalid(super::sessions::Problems),
     /// A session recorded more than a week ago can no longer be corrected.
     TooLate,
+    /// A form or link from an earlier block of the match's sessions (before it was extended).
+    EarlierBlock(Box<StoredRequest>),
     Unavailable(StoreError),
     Template(MailError),
 }
@@ -397,7 +399,7 @@ impl Desk {
         }
         if matches!(r.status, Status::Accepted | Status::Completed) {
             // A match the mentee steps back from has ended: both are thanked.
-            return self.end(id, super::store::Ended::Mentee);
+            return self.end(id, super::store::Ended::Mentee, None);
         }
         let list: [Addressed; 2] = [
             (

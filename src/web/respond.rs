@@ -267,6 +267,18 @@ pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
             "That record can no longer be corrected",
             "Records can be corrected for a week. Please write to the scheme's team to change an older one.",
         ),
+        Problem::EarlierBlock(_) if mentee => WebError::link(
+            StatusCode::CONFLICT,
+            "earlier_block",
+            "This link is from before your mentoring was extended",
+            "Nothing was changed. We send a new feedback link each time the mentoring ends: please use the one in the newest email from us.",
+        ),
+        Problem::EarlierBlock(_) => WebError::link(
+            StatusCode::CONFLICT,
+            "earlier_block",
+            "This form is from before the sessions were extended",
+            "Nothing was changed. Please open your sessions link again (the newest email about this match has it) and use the form there.",
+        ),
         Problem::Unavailable(_) | Problem::Template(_) => WebError::link(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
@@ -314,6 +326,12 @@ fn closed(r: &StoredRequest, mentee: bool) -> WebError {
             "completed",
             "This mentoring has ended",
             "Thank you: nothing more is needed. If you would both like more sessions, please write to the scheme's team.".into(),
+        ),
+        (Status::Accepted, true) => WebError::link(
+            StatusCode::CONFLICT,
+            "running",
+            "Your mentoring is still going",
+            "The feedback form opens when it ends: we will email you a new link then.",
         ),
         (Status::Declined, true) => gone(
             "declined",

@@ -129,7 +129,7 @@ fn render_sessions(
     };
     let mut ctx = page_context(app, &m.request);
     let tokens = |action: SessionAction<'_>, f: Kept, errs: Problems, open: bool| {
-        let (n, t) = desk.form_token(id, &action, expires);
+        let (n, t) = desk.form_token(m, &action, expires);
         FormTokens {
             t,
             n,

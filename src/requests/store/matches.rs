@@ -215,6 +215,13 @@ fn status_of(c: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
         .optional()
 }
 
+/// How many times the match was extended: the block of sessions it is on.
+fn block_of(c: &Connection, id: &str) -> rusqlite::Result<Option<u32>> {
+    c.prepare_cached("SELECT extended FROM requests WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
+        .optional()
+}
+
 impl Store {
     /// A request with its match terms and sessions.
     pub fn match_record(&self, id: &str) -> Result<Option<MatchRecord>, StoreError> {
@@ -369,29 +376,41 @@ impl Store {
         })
     }
 
-    /// Complete a running match because one side ended it, and queue `mails`.
+    /// Complete a running match because one side ended it, and queue `mails`. With a form's
+    /// `token_hash` ("we have finished"), the form acts once: posted again it is `Already`.
     pub fn finish(
         &self,
         id: &str,
         ended: Ended,
+        token_hash: Option<&str>,
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
-        self.transition(
-            id,
-            Status::Completed,
-            &[Status::Accepted],
-            mails,
-            now,
-            |tx| {
-                tx.execute(
-                    "UPDATE requests SET status = 'completed', closed_at = ?2, ended_how = ?3
-                     WHERE id = ?1 AND status = 'accepted'",
-                    params![id, now, ended.as_str()],
-                )?;
-                Ok(())
-            },
-        )
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let status = status_of(&tx, id)?;
+            let fresh = match (status, token_hash) {
+                (Some(_), Some(h)) => use_token(&tx, h, now)?,
+                _ => true,
+            };
+            let outcome = match status {
+                None => Transition::NotFound,
+                Some(_) if !fresh => Transition::Already,
+                Some(Status::Accepted) => {
+                    tx.execute(
+                        "UPDATE requests SET status = 'completed', closed_at = ?2, ended_how = ?3
+                         WHERE id = ?1 AND status = 'accepted'",
+                        params![id, now, ended.as_str()],
+                    )?;
+                    insert_mails(&tx, id, mails, now)?;
+                    Transition::Done
+                }
+                Some(Status::Completed) => Transition::Already,
+                Some(other) => Transition::Blocked(other),
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
     }
 
     /// Complete a running match whose window has ended and queue `mails`, once.
@@ -453,11 +472,13 @@ impl Store {
         })
     }
 
-    /// Store the mentee's feedback on a match, once for each block of sessions (a match
-    /// extended and ended again asks again), and queue `mails` with it.
+    /// Store the mentee's feedback on a completed match's `block` of sessions, once for each
+    /// block (a match extended and ended again asks again), and queue `mails` with it. A match
+    /// running again, or ended again since, is `Blocked`.
     pub fn give_feedback(
         &self,
         id: &str,
+        block: u32,
         feedback: &Feedback,
         mails: &[NewMail],
         now: i64,
@@ -466,17 +487,18 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let outcome = match status_of(&tx, id)? {
                 None => Transition::NotFound,
-                Some(Status::Accepted | Status::Completed) => {
+                Some(Status::Completed) if block_of(&tx, id)? == Some(block) => {
                     let stored = tx.execute(
                         "INSERT OR IGNORE INTO feedback (request_id, block, helpful, helped, more_sessions, another_mentor, given_at)
-                         VALUES (?1, (SELECT extended FROM requests WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)",
+                         VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
                         params![
                             id,
                             feedback.helpful,
                             feedback.helped,
                             feedback.more_sessions,
                             feedback.another_mentor,
-                            now
+                            now,
+                            block
                         ],
                     )? == 1;
                     if stored {

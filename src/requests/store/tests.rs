@@ -394,7 +394,7 @@ fn a_database_from_before_sessions_is_migrated_and_its_matches_keep_going() {
         given_at: 0,
     };
     assert_eq!(
-        s.give_feedback("old", &fb, &[], 400).unwrap(),
+        s.give_feedback("old", 0, &fb, &[], 400).unwrap(),
         Transition::Done
     );
     assert_eq!(s.purge_email("SAM@example.net").unwrap(), 1);
