@@ -705,3 +705,54 @@ async fn after_an_extend_the_old_finish_form_and_feedback_link_say_so_and_change
     assert!(h.desk().store.feedback_of(&id).unwrap().is_none());
     assert_eq!(h.kinds(&id).len(), mails, "no mail");
 }
+
+#[tokio::test]
+async fn a_concern_ticked_on_a_correction_too_late_still_mails_the_admin_and_keeps_what_was_typed()
+{
+    let h = harness();
+    let (id, link) = h.matched("sam@example.net").await;
+    h.at(MONDAY + DAY);
+    let (_, page) = h.get(&link).await;
+    let record = form_fields(&page, "record");
+    let (status, _) = h
+        .post(
+            &id,
+            "sessions",
+            &with(&record, &session("2026-11-24", "60", "Video")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The page with the correction form, left open for more than a week.
+    let (_, page) = h.get(&link).await;
+    let fix = form_fields(&page, "correct");
+    h.at(MONDAY + 10 * DAY);
+    let mut typed = session("2026-11-24", "45", "Video");
+    typed.extend([("note", "They said they feel unsafe."), ("concern", "yes")]);
+    let (status, shown) = h.post(&id, "sessions", &with(&fix, &typed)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{shown}");
+    assert!(
+        shown.contains("That record can no longer be corrected"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("We have emailed the scheme's team about your concern"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("They said they feel unsafe."),
+        "kept: {shown}"
+    );
+    let concerns = |h: &Harness| {
+        h.kinds(&id)
+            .iter()
+            .filter(|k| **k == MailKind::ConcernAdmin)
+            .count()
+    };
+    assert_eq!(concerns(&h), 1, "the concern reached the admin");
+    let m = h.desk().store.match_record(&id).unwrap().unwrap();
+    assert_eq!(m.sessions[0].minutes, 60, "the record itself unchanged");
+    // Posted again, nothing more.
+    let (_, again) = h.post(&id, "sessions", &with(&fix, &typed)).await;
+    assert!(again.contains("This was sent already"), "{again}");
+    assert_eq!(concerns(&h), 1);
+}

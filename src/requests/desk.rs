@@ -85,8 +85,11 @@ pub enum Problem {
     BadNote,
     /// A session record or feedback that does not pass its checks: a code per field.
     Invalid(super::sessions::Problems),
-    /// A session recorded more than a week ago can no longer be corrected.
-    TooLate,
+    /// A session recorded more than a week ago can no longer be corrected; `concern` when the
+    /// concern box ticked on the correction was mailed to the admin all the same.
+    TooLate {
+        concern: bool,
+    },
     /// A form or link from an earlier block of the match's sessions (before it was extended).
     EarlierBlock(Box<StoredRequest>),
     Unavailable(StoreError),

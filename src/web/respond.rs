@@ -261,7 +261,13 @@ pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
             "Please check the form",
             "Nothing was changed. Please go back and check what you entered.",
         ),
-        Problem::TooLate => WebError::link(
+        Problem::TooLate { concern: true } => WebError::link(
+            StatusCode::CONFLICT,
+            "too_late",
+            "That record can no longer be corrected",
+            "Records can be corrected for a week. We have emailed the scheme's team about your concern; please write to them to change the record.",
+        ),
+        Problem::TooLate { .. } => WebError::link(
             StatusCode::CONFLICT,
             "too_late",
             "That record can no longer be corrected",

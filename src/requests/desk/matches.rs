@@ -269,7 +269,15 @@ impl Desk {
                         }
                     }
                     SessionChange::Already => SessionOutcome::Already,
-                    SessionChange::TooLate => return Err(Problem::TooLate),
+                    SessionChange::TooLate { concern_raised } => {
+                        if concern_raised {
+                            crate::log::event("concern_raised", &[("request", id)]);
+                            self.queue.wake();
+                        }
+                        return Err(Problem::TooLate {
+                            concern: concern_raised,
+                        });
+                    }
                     SessionChange::NotFound => return Err(Problem::NotFound),
                     SessionChange::Blocked(status) => {
                         return Err(Problem::Closed(Box::new(super::StoredRequest {

@@ -126,8 +126,11 @@ pub enum SessionChange {
         concern_raised: bool,
     },
     Already,
-    /// Recorded more than a week ago.
-    TooLate,
+    /// Recorded more than a week ago: not changed. A concern box newly ticked on it still
+    /// reaches the admin (`concern_raised`).
+    TooLate {
+        concern_raised: bool,
+    },
     NotFound,
     Blocked(Status),
 }
@@ -319,7 +322,8 @@ impl Store {
     }
 
     /// Correct session `session_id` of match `id`, if it was recorded at or after `since` (a
-    /// week ago). Ticking the concern box afresh queues `concern_mails`.
+    /// week ago). Ticking the concern box afresh queues `concern_mails`, even on a record too
+    /// old to correct: a concern always reaches the admin.
     #[allow(clippy::too_many_arguments)]
     pub fn correct_session(
         &self,
@@ -343,10 +347,14 @@ impl Store {
             let outcome = match (status, old) {
                 (None, _) | (_, None) => SessionChange::NotFound,
                 (Some(Status::Accepted | Status::Completed), Some((was_concern, at))) => {
+                    let concern_raised = session.concern && !was_concern;
                     if !use_token(&tx, token_hash, now)? {
                         SessionChange::Already
                     } else if at < since {
-                        SessionChange::TooLate
+                        if concern_raised {
+                            insert_mails(&tx, id, concern_mails, now)?;
+                        }
+                        SessionChange::TooLate { concern_raised }
                     } else {
                         tx.execute(
                             "UPDATE sessions SET held_on = ?2, minutes = ?3, mode = ?4, note = ?5,
@@ -362,7 +370,6 @@ impl Store {
                                 now
                             ],
                         )?;
-                        let concern_raised = session.concern && !was_concern;
                         if concern_raised {
                             insert_mails(&tx, id, concern_mails, now)?;
                         }
