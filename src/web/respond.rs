@@ -252,6 +252,15 @@ pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
             "You declined this request earlier",
             "The mentee has been told and pointed to other mentors. If you would like to mentor them after all, please write to the scheme's team.",
         ),
+        Problem::Full(r) => WebError::link(
+            StatusCode::CONFLICT,
+            "full",
+            "You are mentoring as many people as you offered",
+            format!(
+                "So this request is not accepted yet. If you can take on {} as well, please write to the scheme's team; or decline it from the link in your email, and we will tell them kindly and point them to other mentors.",
+                r.name
+            ),
+        ),
         Problem::Closed(r) => closed(&r, mentee),
         // The sessions and feedback pages show these beside their forms; a page that could
         // not be loaded again to do so says it plainly.
