@@ -562,10 +562,11 @@ impl Desk {
     }
 
     /// `requests extend ID`: another block of `sessions_offered` sessions in a window from
-    /// today; the match runs again and both are told (the mentor with a new sessions link).
+    /// today on a completed match; it runs again and both are told (the mentor with a new
+    /// sessions link). A match still running, or a request never matched, is `Closed`.
     pub fn extend(&self, id: &str) -> Result<MatchRecord, Problem> {
         let m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
-        if !matches!(m.request.status, Status::Accepted | Status::Completed) {
+        if m.request.status != Status::Completed {
             return Err(Problem::Closed(Box::new(m.request)));
         }
         let terms = self.terms(&m);

@@ -981,6 +981,13 @@ fn a_finish_form_acts_once_and_not_on_the_block_after_an_extend() {
     let m = w.desk.store.match_record(&id).unwrap().unwrap();
     assert_eq!(m.request.status, Status::Accepted);
     assert_eq!(thanked(&w), 1, "no second thank-you from an old form");
+    // Running, it is not extended again.
+    assert!(matches!(
+        w.desk.extend(&id),
+        Err(Problem::Closed(r)) if r.status == Status::Accepted
+    ));
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    assert_eq!((m.extended, w.desk.terms(&m).allowed), (1, 8));
 
     // The new page's form ends it, once.
     let (n, t) = w

@@ -443,9 +443,9 @@ impl Store {
         )
     }
 
-    /// Another block: `add` more sessions (on top of `allowed`, the scheme's, unless the
-    /// match was extended before) until `window_ends`; the match runs again. `Done` or
-    /// `Blocked` (a request that never became a match).
+    /// Another block on a completed match: `add` more sessions (on top of `allowed`, the
+    /// scheme's, unless the match was extended before) until `window_ends`; the match runs
+    /// again. `Done`, or `Blocked` (a match still running, a request that never became one).
     #[allow(clippy::too_many_arguments)]
     pub fn extend(
         &self,
@@ -460,7 +460,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let outcome = match status_of(&tx, id)? {
                 None => Transition::NotFound,
-                Some(Status::Accepted | Status::Completed) => {
+                Some(Status::Completed) => {
                     tx.execute(
                         "UPDATE requests SET status = 'accepted', closed_at = NULL, ended_how = NULL,
                                 window_ends = ?2,
