@@ -208,7 +208,9 @@ impl Desk {
                     return Err(Problem::Closed(Box::new(r)));
                 }
                 let s = self.check(form, terms)?;
-                let concern = self.concern_mails(&m, &s, nonce)?;
+                // The count as the page shows it after this record.
+                let held = m.sessions.len() as u32 + 1;
+                let concern = self.concern_mails(&m, &s, held, nonce)?;
                 let mut after = self.after(&m, terms, Ended::SessionsUsed);
                 after.held += 1;
                 let completion = self.completion_mails(&m, &after)?;
@@ -247,7 +249,8 @@ impl Desk {
             }
             SessionAction::Correct(session_id, form) => {
                 let s = self.check(form, terms)?;
-                let concern = self.concern_mails(&m, &s, nonce)?;
+                let held = m.sessions.len() as u32;
+                let concern = self.concern_mails(&m, &s, held, nonce)?;
                 let since = now - CORRECT_DAYS * 24 * 3600;
                 match self.store.correct_session(
                     id,
@@ -315,12 +318,13 @@ impl Desk {
         }
     }
 
-    /// The admin's mail for a concern raised in session `s` (composed whether or not the box
-    /// is ticked: the store queues it only when it is).
+    /// The admin's mail for a concern raised in session `s`, with `held` sessions recorded
+    /// counting it (empty when the box is not ticked; the store queues it only when it is).
     fn concern_mails(
         &self,
         m: &MatchRecord,
         s: &NewSession,
+        held: u32,
         nonce: &str,
     ) -> Result<Vec<super::super::store::NewMail>, Problem> {
         if !s.concern {
@@ -329,6 +333,7 @@ impl Desk {
         let terms = self.terms(m);
         let mut after = self.after(m, terms, Ended::SessionsUsed);
         after.ended = "";
+        after.held = held;
         after.session = Some(SessionFacts {
             held_on: s.held_on.clone(),
             held_on_long: letters::long_date(&s.held_on),

@@ -552,6 +552,11 @@ fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes()
         .filter(|m| m.kind == MailKind::ConcernAdmin)
         .collect();
     assert_eq!(concerns.len(), 1, "the admin mailed once");
+    assert!(
+        concerns[0].text_body.contains("Sessions so far: 2 of 4"),
+        "counting the record it came with, as the page does: {}",
+        concerns[0].text_body
+    );
     assert_eq!(concerns[0].recipient, Recipient::Admin);
     assert!(concerns[0].text_body.contains("Talked about nights"));
     assert!(MailKind::ConcernAdmin.is_urgent());
