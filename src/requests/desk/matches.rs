@@ -192,10 +192,15 @@ impl Desk {
             format!("{}.{nonce}", action.action(block))
         })?;
         let r = m.request.clone();
+        let token_hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+        // A form posted again is "sent already" before anything else: the last session
+        // posted twice has completed the match by the second post.
+        if self.store.token_used(&token_hash)? {
+            return Ok((SessionOutcome::Already, m));
+        }
         if !matches!(r.status, Status::Accepted | Status::Completed) {
             return Err(Problem::Closed(Box::new(r)));
         }
-        let token_hash = blake3::hash(token.as_bytes()).to_hex().to_string();
         let terms = self.terms(&m);
         let now = self.now();
         let outcome = match action {

@@ -593,12 +593,14 @@ fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes()
         SessionAction::Record(&session("2026-11-24", false)),
     )
     .unwrap();
-    let (done, m) = post(
-        &w,
-        &id,
-        SessionAction::Record(&session("2026-11-25", false)),
-    )
-    .unwrap();
+    let last = session("2026-11-25", false);
+    let action = SessionAction::Record(&last);
+    let record = w.desk.store.match_record(&id).unwrap().unwrap();
+    let (n, t) = w.desk.form_token(&record, &action, MONDAY + 30 * DAY);
+    let (done, m) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    // Posted twice (a double click), the second is "sent already", not "ended".
+    let (again, _) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    assert_eq!(again, SessionOutcome::Already);
     assert_eq!(
         done,
         SessionOutcome::Recorded {

@@ -212,6 +212,16 @@ fn use_token(c: &Connection, token_hash: &str, now: i64) -> rusqlite::Result<boo
     )
 }
 
+/// Has this form's token been used?
+fn token_seen(c: &Connection, token_hash: &str) -> rusqlite::Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM used_tokens WHERE hash = ?1")?
+            .query_row(params![token_hash], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
 fn status_of(c: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
     c.prepare_cached("SELECT status FROM requests WHERE id = ?1")?
         .query_row(params![id], |r| parse_status(r, 0))
@@ -314,6 +324,9 @@ impl Store {
                         Recorded::Already
                     }
                 }
+                // Posted twice at once, the last session's second post finds the match
+                // completed by the first: it was sent already.
+                Some(_) if token_seen(&tx, token_hash)? => Recorded::Already,
                 Some(other) => Recorded::Blocked(other),
             };
             tx.commit()?;

@@ -385,6 +385,12 @@ fn a_database_from_before_sessions_is_migrated_and_its_matches_keep_going() {
         "one session allowed: the match completes"
     );
     assert_eq!(s.get("old").unwrap().unwrap().status, Status::Completed);
+    assert_eq!(
+        s.record_session("old", &session, "t1", 1, &[], &[], 301)
+            .unwrap(),
+        Recorded::Already,
+        "the same form again: sent already, though the match has ended"
+    );
     // Sessions and feedback go with their request (erasure).
     let fb = Feedback {
         helpful: 3,
