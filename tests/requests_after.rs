@@ -661,3 +661,98 @@ async fn the_sessions_page_counts_days_in_the_scheme_s_time_zone_across_the_cloc
     assert_eq!(status, StatusCode::OK, "{done}");
     assert!(done.contains("Monday 29 March 2027"), "{done}");
 }
+
+#[tokio::test]
+async fn after_an_extend_the_old_finish_form_and_feedback_link_say_so_and_change_nothing() {
+    let h = harness();
+    let (id, link) = h.matched("sam@example.net").await;
+    let (_, page) = h.get(&link).await;
+    let finish = form_fields(&page, "finish");
+    let (status, done) = h.post(&id, "sessions", &with(&finish, &[])).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let thanks = h
+        .desk()
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .find(|m| m.kind == MailKind::CompletedMentee)
+        .unwrap();
+    let feedback = path_of_link(&thanks.text_body, "feedback");
+    h.at(MONDAY + DAY);
+    h.desk().extend(&id).unwrap();
+    let mails = h.kinds(&id).len();
+
+    let (status, refused) = h.post(&id, "sessions", &with(&finish, &[])).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused.contains("This form is from before the sessions were extended"),
+        "{refused}"
+    );
+    let (status, refused) = h.get(&feedback).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    assert!(
+        refused.contains("This link is from before your mentoring was extended"),
+        "{refused}"
+    );
+    let t = feedback.split("?t=").nth(1).unwrap();
+    let (status, _) = h.post(&id, "feedback", &[("t", t), ("helpful", "4")]).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(
+        h.desk().store.get(&id).unwrap().unwrap().status,
+        Status::Accepted
+    );
+    assert!(h.desk().store.feedback_of(&id).unwrap().is_none());
+    assert_eq!(h.kinds(&id).len(), mails, "no mail");
+}
+
+#[tokio::test]
+async fn a_concern_ticked_on_a_correction_too_late_still_mails_the_admin_and_keeps_what_was_typed()
+{
+    let h = harness();
+    let (id, link) = h.matched("sam@example.net").await;
+    h.at(MONDAY + DAY);
+    let (_, page) = h.get(&link).await;
+    let record = form_fields(&page, "record");
+    let (status, _) = h
+        .post(
+            &id,
+            "sessions",
+            &with(&record, &session("2026-11-24", "60", "Video")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The page with the correction form, left open for more than a week.
+    let (_, page) = h.get(&link).await;
+    let fix = form_fields(&page, "correct");
+    h.at(MONDAY + 10 * DAY);
+    let mut typed = session("2026-11-24", "45", "Video");
+    typed.extend([("note", "They said they feel unsafe."), ("concern", "yes")]);
+    let (status, shown) = h.post(&id, "sessions", &with(&fix, &typed)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{shown}");
+    assert!(
+        shown.contains("That record can no longer be corrected"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("We have emailed the scheme's team about your concern"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("They said they feel unsafe."),
+        "kept: {shown}"
+    );
+    let concerns = |h: &Harness| {
+        h.kinds(&id)
+            .iter()
+            .filter(|k| **k == MailKind::ConcernAdmin)
+            .count()
+    };
+    assert_eq!(concerns(&h), 1, "the concern reached the admin");
+    let m = h.desk().store.match_record(&id).unwrap().unwrap();
+    assert_eq!(m.sessions[0].minutes, 60, "the record itself unchanged");
+    // Posted again, nothing more.
+    let (_, again) = h.post(&id, "sessions", &with(&fix, &typed)).await;
+    assert!(again.contains("This was sent already"), "{again}");
+    assert_eq!(concerns(&h), 1);
+}

@@ -665,5 +665,24 @@ fn journey_the_window_ends_with_sessions_unused_then_extend() {
         "running again"
     );
     assert_eq!(mails_to(&mails[9..], MENTEE).len(), 1);
+
+    // Running again, it cannot be extended again: only a completed match can.
+    let twice = common::mentorsite(&["requests", "extend", "--root", root, &id])
+        .env(
+            "MENTORSITE_SECRET",
+            "an end-to-end test key, thirty-two bytes or more",
+        )
+        .env("MENTORSITE_NOW", "2027-05-24T09:00:00Z")
+        .run();
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains(&format!(
+            "error: the match {id} is still running: only a completed match can be extended"
+        )),
+        "{}",
+        twice.stderr
+    );
+    let (_, page) = http(&after.url, "GET", &sessions, &[]);
+    assert!(page.contains("0 of 8 sessions"), "unchanged: {page}");
     after.stop();
 }

@@ -255,14 +255,19 @@ fn seed_matches(site: &Site) {
     record("m2", "2026-09-28", true);
     // m3: one session after 30 days, then the window ended.
     record("m3", "2026-10-02", false);
-    // m4: none yet, still running. m5: one session after 2 days, extended, running.
+    // m4: none yet, still running. m5: one session after 2 days, ended, extended, running.
     record("m5", "2026-09-04", false);
     let t = at("2026-11-01T09:00:00Z");
     assert_eq!(
-        store.finish("m2", Ended::Mentor, &[], t).unwrap(),
+        store.finish("m2", Ended::Mentor, None, &[], t).unwrap(),
         Transition::Done
     );
     assert!(store.end_window("m3", &[], t).unwrap());
+    // m5 ends and is extended (only a completed match can be), so it runs again.
+    assert_eq!(
+        store.finish("m5", Ended::Mentor, None, &[], t).unwrap(),
+        Transition::Done
+    );
     assert_eq!(
         store.extend("m5", "2027-06-01", 4, 4, &[], t).unwrap(),
         Transition::Done
@@ -276,7 +281,7 @@ fn seed_matches(site: &Site) {
             given_at: 0,
         };
         assert_eq!(
-            store.give_feedback(id, &f, &[], t).unwrap(),
+            store.give_feedback(id, 0, &f, &[], t).unwrap(),
             Transition::Done
         );
     }

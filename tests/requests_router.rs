@@ -796,6 +796,60 @@ async fn a_mentor_at_capacity_gets_no_more_requests() {
     assert!(page.contains("mentoring as many people as they can"));
 }
 
+#[tokio::test]
+async fn two_waiting_requests_to_a_mentor_with_room_for_one_cannot_both_be_accepted() {
+    let h = harness();
+    h._site.write(
+        "content/mentors/dr-ada-bundle/index.md",
+        &h._site
+            .read("content/mentors/dr-ada-bundle/index.md")
+            .replace("grade:", "capacity: 1\ngrade:"),
+    );
+    let again = prepare(&BuildOptions {
+        root: h._site.root().to_path_buf(),
+        ..BuildOptions::default()
+    })
+    .unwrap();
+    h.desk()
+        .directory
+        .reload(&again.register, "https://mentors.example.org");
+    // Both are taken: neither is accepted yet.
+    let (first, link1) = requested(&h, "first mentee").await;
+    let (second, link2) = requested(&h, "second mentee").await;
+    let one = hidden_tokens(&get(&h, &link1).await.1);
+    let two = hidden_tokens(&get(&h, &link2).await.1);
+    assert_eq!(
+        answer(&h, &first, "accept", &one[0], "").await.0,
+        StatusCode::OK
+    );
+    let (status, page) = answer(&h, &second, "accept", &two[0], "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(
+        page.contains("You are mentoring as many people as you offered"),
+        "{page}"
+    );
+    let r = h.desk().store.get(&second).unwrap().unwrap();
+    assert_eq!(r.status.as_str(), "pending", "not accepted");
+    assert_eq!(
+        kinds(&h, &second).len(),
+        3,
+        "no mail: only the three at submit"
+    );
+    // The decline still works.
+    let (status, page) = answer(&h, &second, "decline", &two[1], "").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        h.desk()
+            .store
+            .get(&second)
+            .unwrap()
+            .unwrap()
+            .status
+            .as_str(),
+        "declined"
+    );
+}
+
 // ---- Reminders and lapse (issue 6) --------------------------------------------------------
 
 fn kinds(h: &Harness, id: &str) -> Vec<String> {

@@ -535,9 +535,15 @@ fn extend(root: &std::path::Path, typed: &str) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(Problem::Closed(r)) if r.status == mentorsite::requests::Status::Accepted => {
+            eprintln!(
+                "error: the match {id} is still running: only a completed match can be extended. Once it has ended (the sessions used, the window over, or either side finished), run this again."
+            );
+            ExitCode::from(super::FAILURE)
+        }
         Err(Problem::Closed(r)) => {
             eprintln!(
-                "error: request {id} is {}: only a match (accepted or completed) can be extended",
+                "error: request {id} is {}: only a completed match can be extended",
                 r.status.describe()
             );
             ExitCode::from(super::FAILURE)

@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use super::directory::{Contact, Directory};
 use super::kinds::{MailKind, Recipient, Status};
 use super::letters::{self, Addressed, Extras, Letters, Links};
-use super::store::{MailQueue, Resend, Store, StoreError, StoredRequest, Transition};
+use super::store::{Accepted, MailQueue, Resend, Store, StoreError, StoredRequest, Transition};
 use super::{TokenError, Valid};
 use crate::config::Config;
 use crate::mail::{MailError, Templates};
@@ -82,11 +82,18 @@ pub enum Problem {
     Closed(Box<StoredRequest>),
     /// The mentor answered the other way before.
     AnsweredOtherwise(Box<StoredRequest>),
+    /// The mentor already has as many running matches as they offered to take on.
+    Full(Box<StoredRequest>),
     BadNote,
     /// A session record or feedback that does not pass its checks: a code per field.
     Invalid(super::sessions::Problems),
-    /// A session recorded more than a week ago can no longer be corrected.
-    TooLate,
+    /// A session recorded more than a week ago can no longer be corrected; `concern` when the
+    /// concern box ticked on the correction was mailed to the admin all the same.
+    TooLate {
+        concern: bool,
+    },
+    /// A form or link from an earlier block of the match's sessions (before it was extended).
+    EarlierBlock(Box<StoredRequest>),
     Unavailable(StoreError),
     Template(MailError),
 }
@@ -361,10 +368,25 @@ impl Desk {
             .map_err(Problem::Template)?;
         let token_hash = blake3::hash(token.as_bytes()).to_hex().to_string();
         let now = self.now();
-        match self
-            .store
-            .answer(id, to, note.as_deref(), &token_hash, &mails, now)?
-        {
+        let moved = if to == Status::Accepted {
+            // Capacity is checked again here, not only at submit: two requests waiting for
+            // a mentor with room for one cannot both be accepted.
+            let capacity = mentor.as_ref().and_then(|c| c.capacity);
+            match self
+                .store
+                .accept_within(id, capacity, &token_hash, &mails, now)?
+            {
+                Accepted::Answered(t) => t,
+                Accepted::Full => {
+                    crate::log::event("accept_refused_full", &[("request", id)]);
+                    return Err(Problem::Full(Box::new(r)));
+                }
+            }
+        } else {
+            self.store
+                .answer(id, to, note.as_deref(), &token_hash, &mails, now)?
+        };
+        match moved {
             Transition::Done => {
                 let event = if to == Status::Accepted {
                     "request_accepted"
@@ -397,7 +419,7 @@ impl Desk {
         }
         if matches!(r.status, Status::Accepted | Status::Completed) {
             // A match the mentee steps back from has ended: both are thanked.
-            return self.end(id, super::store::Ended::Mentee);
+            return self.end(id, super::store::Ended::Mentee, None);
         }
         let list: [Addressed; 2] = [
             (

@@ -44,7 +44,20 @@ impl Links {
 
     /// `<service>/requests/<id>/<action>?t=<token valid for `days` from `now`>`.
     pub fn link(&self, id: &str, action: &str, days: i64, now: i64) -> String {
-        let token = super::sign(&self.secret, id, action, now + days * 24 * 3600);
+        self.link_signed(id, action, action, days, now)
+    }
+
+    /// The same, with the token signed for `signed_for` (the action bound to more, such as
+    /// the block of a match's sessions) rather than the bare `action`.
+    pub fn link_signed(
+        &self,
+        id: &str,
+        action: &str,
+        signed_for: &str,
+        days: i64,
+        now: i64,
+    ) -> String {
+        let token = super::sign(&self.secret, id, signed_for, now + days * 24 * 3600);
         format!("{}/requests/{id}/{action}?t={token}", self.base)
     }
 }

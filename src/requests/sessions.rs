@@ -53,6 +53,20 @@ fn free_text(v: &Option<String>) -> Result<Option<String>, &'static str> {
     Ok(Some(t))
 }
 
+/// `YYYY-MM-DD` exactly, as the date field sends it: the parser alone also takes a time after
+/// the day (`2026-11-23T00:00`) and the basic form (`20261123`).
+fn is_iso_day(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
 /// Check a session record: held on a date from the match to `today` (both in the scheme's
 /// time zone), for 1 to [`MAX_MINUTES`] minutes, in one of the scheme's `modes`.
 pub fn check_session(
@@ -68,6 +82,10 @@ pub fn check_session(
         None
     } else {
         match date.parse::<Date>() {
+            _ if !is_iso_day(date) => {
+                problems.insert("date", "invalid");
+                None
+            }
             Err(_) => {
                 problems.insert("date", "invalid");
                 None
@@ -289,6 +307,10 @@ mod tests {
             ("2026-12-11", "future"),
             ("2026-11-30", "before_match"),
             ("10/12/2026", "invalid"),
+            ("2026-12-05T00:00", "invalid"),
+            ("20261205", "invalid"),
+            ("2026-12-5", "invalid"),
+            ("+002026-12-05", "invalid"),
             ("", "missing"),
         ] {
             let e = check_session(&form(date, "60", "video"), today, matched, &modes());

@@ -140,6 +140,14 @@ pub enum Transition {
     NotFound,
 }
 
+/// What an accept with the mentor's capacity in mind did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    Answered(Transition),
+    /// The mentor already has as many running matches as they offered: nothing changed.
+    Full,
+}
+
 /// Why the store could not do what was asked, in the terms an operator acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -833,18 +841,46 @@ impl Store {
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
-        self.transition(id, to, &[Status::Pending], mails, now, |tx| {
-            tx.execute(
-                "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
-                        closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
-                 WHERE id = ?1 AND status = 'pending'",
-                params![id, to.as_str(), now, note],
-            )?;
-            tx.execute(
-                "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
-                params![token_hash, now],
-            )?;
-            Ok(())
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let outcome = answer_in(&tx, id, to, note, token_hash, mails, now)?;
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+
+    /// Accept a pending request as [`Store::answer`] does, unless its mentor already has
+    /// `capacity` running matches: then nothing changes (the token stays unused, so the
+    /// mentor can accept once a match has ended).
+    pub fn accept_within(
+        &self,
+        id: &str,
+        capacity: Option<u32>,
+        token_hash: &str,
+        mails: &[NewMail],
+        now: i64,
+    ) -> Result<Accepted, StoreError> {
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let full: bool = match capacity {
+                None => false,
+                Some(cap) => tx
+                    .prepare_cached(
+                        "SELECT r.status = 'pending' AND
+                                (SELECT COUNT(*) FROM requests o
+                                 WHERE o.mentor = r.mentor AND o.status = 'accepted') >= ?2
+                         FROM requests r WHERE r.id = ?1",
+                    )?
+                    .query_row(params![id, cap], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(false),
+            };
+            if full {
+                return Ok(Accepted::Full);
+            }
+            let outcome = answer_in(&tx, id, Status::Accepted, None, token_hash, mails, now)?;
+            tx.commit()?;
+            Ok(Accepted::Answered(outcome))
         })
     }
 
@@ -887,20 +923,7 @@ impl Store {
     ) -> Result<Transition, StoreError> {
         self.write(|conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let status: Option<Status> = tx
-                .prepare_cached("SELECT status FROM requests WHERE id = ?1")?
-                .query_row(params![id], |r| parse_status(r, 0))
-                .optional()?;
-            let outcome = match status {
-                None => Transition::NotFound,
-                Some(s) if s == to => Transition::Already,
-                Some(s) if from.contains(&s) => Transition::Done,
-                Some(other) => Transition::Blocked(other),
-            };
-            update(&tx)?;
-            if outcome == Transition::Done {
-                insert_mails(&tx, id, mails, now)?;
-            }
+            let outcome = transition_in(&tx, id, to, from, mails, now, update)?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -1241,6 +1264,58 @@ const REQUEST_COLUMNS: &str =
 /// The columns [`mail_row`] reads, in its order.
 const MAIL_COLUMNS: &str = "id, request_id, kind, recipient, subject, text_body, html_body, reply_to, \
      message_id, status, attempts, next_attempt_at, last_error, claim";
+
+/// [`Store::transition`]'s work, inside the caller's transaction.
+fn transition_in(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    to: Status,
+    from: &[Status],
+    mails: &[NewMail],
+    now: i64,
+    update: impl FnOnce(&rusqlite::Transaction) -> rusqlite::Result<()>,
+) -> rusqlite::Result<Transition> {
+    let status: Option<Status> = tx
+        .prepare_cached("SELECT status FROM requests WHERE id = ?1")?
+        .query_row(params![id], |r| parse_status(r, 0))
+        .optional()?;
+    let outcome = match status {
+        None => Transition::NotFound,
+        Some(s) if s == to => Transition::Already,
+        Some(s) if from.contains(&s) => Transition::Done,
+        Some(other) => Transition::Blocked(other),
+    };
+    update(tx)?;
+    if outcome == Transition::Done {
+        insert_mails(tx, id, mails, now)?;
+    }
+    Ok(outcome)
+}
+
+/// [`Store::answer`]'s work, inside the caller's transaction.
+fn answer_in(
+    tx: &rusqlite::Transaction,
+    id: &str,
+    to: Status,
+    note: Option<&str>,
+    token_hash: &str,
+    mails: &[NewMail],
+    now: i64,
+) -> rusqlite::Result<Transition> {
+    transition_in(tx, id, to, &[Status::Pending], mails, now, |tx| {
+        tx.execute(
+            "UPDATE requests SET status = ?2, answered_at = ?3, note = ?4,
+                    closed_at = CASE WHEN ?2 = 'accepted' THEN NULL ELSE ?3 END
+             WHERE id = ?1 AND status = 'pending'",
+            params![id, to.as_str(), now, note],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO used_tokens (hash, used_at) VALUES (?1, ?2)",
+            params![token_hash, now],
+        )?;
+        Ok(())
+    })
+}
 
 fn bad_word(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))

@@ -252,6 +252,15 @@ pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
             "You declined this request earlier",
             "The mentee has been told and pointed to other mentors. If you would like to mentor them after all, please write to the scheme's team.",
         ),
+        Problem::Full(r) => WebError::link(
+            StatusCode::CONFLICT,
+            "full",
+            "You are mentoring as many people as you offered",
+            format!(
+                "So this request is not accepted yet. If you can take on {} as well, please write to the scheme's team; or decline it from the link in your email, and we will tell them kindly and point them to other mentors.",
+                r.name
+            ),
+        ),
         Problem::Closed(r) => closed(&r, mentee),
         // The sessions and feedback pages show these beside their forms; a page that could
         // not be loaded again to do so says it plainly.
@@ -261,11 +270,29 @@ pub(super) fn problem(app: &App, p: Problem, mentee: bool) -> WebError {
             "Please check the form",
             "Nothing was changed. Please go back and check what you entered.",
         ),
-        Problem::TooLate => WebError::link(
+        Problem::TooLate { concern: true } => WebError::link(
+            StatusCode::CONFLICT,
+            "too_late",
+            "That record can no longer be corrected",
+            "Records can be corrected for a week. We have emailed the scheme's team about your concern; please write to them to change the record.",
+        ),
+        Problem::TooLate { .. } => WebError::link(
             StatusCode::CONFLICT,
             "too_late",
             "That record can no longer be corrected",
             "Records can be corrected for a week. Please write to the scheme's team to change an older one.",
+        ),
+        Problem::EarlierBlock(_) if mentee => WebError::link(
+            StatusCode::CONFLICT,
+            "earlier_block",
+            "This link is from before your mentoring was extended",
+            "Nothing was changed. We send a new feedback link each time the mentoring ends: please use the one in the newest email from us.",
+        ),
+        Problem::EarlierBlock(_) => WebError::link(
+            StatusCode::CONFLICT,
+            "earlier_block",
+            "This form is from before the sessions were extended",
+            "Nothing was changed. Please open your sessions link again (the newest email about this match has it) and use the form there.",
         ),
         Problem::Unavailable(_) | Problem::Template(_) => WebError::link(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -314,6 +341,12 @@ fn closed(r: &StoredRequest, mentee: bool) -> WebError {
             "completed",
             "This mentoring has ended",
             "Thank you: nothing more is needed. If you would both like more sessions, please write to the scheme's team.".into(),
+        ),
+        (Status::Accepted, true) => WebError::link(
+            StatusCode::CONFLICT,
+            "running",
+            "Your mentoring is still going",
+            "The feedback form opens when it ends: we will email you a new link then.",
         ),
         (Status::Declined, true) => gone(
             "declined",

@@ -102,6 +102,8 @@ struct Shown {
     concern: bool,
     /// `(session being corrected, or None for a new record; values; problems)`.
     invalid: Option<(Option<i64>, Kept, Problems)>,
+    /// A correction that could not be made, as typed, for the mentor to send the team.
+    typed: Option<Kept>,
 }
 
 /// The page's token expiry: the link's, carried by its `t`.
@@ -129,7 +131,7 @@ fn render_sessions(
     };
     let mut ctx = page_context(app, &m.request);
     let tokens = |action: SessionAction<'_>, f: Kept, errs: Problems, open: bool| {
-        let (n, t) = desk.form_token(id, &action, expires);
+        let (n, t) = desk.form_token(m, &action, expires);
         FormTokens {
             t,
             n,
@@ -187,6 +189,7 @@ fn render_sessions(
     ctx.insert("link", &link);
     ctx.insert("done", &shown.done.unwrap_or(""));
     ctx.insert("concern", &shown.concern);
+    ctx.insert("typed", &shown.typed);
     ctx.insert("errors", &shown.invalid.is_some());
     app.pages.render(status, "sessions.html", &ctx)
 }
@@ -229,7 +232,7 @@ pub async fn post(
         let result = desk.sessions_post(&i, action, &t, &n);
         // The match as it is now, for a page that shows a refusal with the form again.
         let m = match &result {
-            Err(Problem::Invalid(_) | Problem::TooLate) => {
+            Err(Problem::Invalid(_) | Problem::TooLate { .. }) => {
                 desk.store.match_record(&i).ok().flatten()
             }
             _ => None,
@@ -270,9 +273,11 @@ pub async fn post(
             };
             render_sessions(&app, StatusCode::BAD_REQUEST, &m, expires, shown)
         }
-        (Err(Problem::TooLate), Some(m)) => {
+        (Err(Problem::TooLate { concern }), Some(m)) => {
             let shown = Shown {
                 done: Some("too_late"),
+                concern,
+                typed: Some(kept),
                 ..Shown::default()
             };
             render_sessions(&app, StatusCode::CONFLICT, &m, expires, shown)

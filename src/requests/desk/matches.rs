@@ -11,7 +11,10 @@ use super::super::letters::{
 };
 use super::super::sessions::{self, CORRECT_DAYS, FeedbackForm, MatchView, SessionForm, Terms};
 use super::super::store::{Ended, MatchRecord, NewSession, Recorded, SessionChange, Transition};
-use super::{Addressed, Desk, Done, MailKind, Problem, Recipient, Status, StoreError, SweepReport};
+use super::{
+    Addressed, Desk, Done, MailKind, Problem, Recipient, Status, StoreError, SweepReport,
+    TokenError,
+};
 
 /// What the mentor asked of the sessions page.
 #[derive(Debug, Clone, Copy)]
@@ -23,13 +26,25 @@ pub enum SessionAction<'a> {
 }
 
 impl SessionAction<'_> {
-    /// The word its token is signed for (with the form's nonce after it).
-    pub fn action(&self) -> String {
+    /// The word its token is signed for (with the form's nonce after it). "We have finished"
+    /// is bound to the match's block of sessions too (`block`, its extension count), so a
+    /// form from before `requests extend` cannot end the new block.
+    pub fn action(&self, block: u32) -> String {
         match self {
             SessionAction::Record(_) => "record".into(),
             SessionAction::Correct(id, _) => format!("correct-{id}"),
-            SessionAction::Finish => "finish".into(),
+            SessionAction::Finish => for_block("finish", block),
         }
+    }
+}
+
+/// `word` bound to block `block` of a match's sessions. The first block keeps the plain word,
+/// so the links sent before blocks were bound still work for it.
+fn for_block(word: &str, block: u32) -> String {
+    if block == 0 {
+        word.to_string()
+    } else {
+        format!("{word}-b{block}")
     }
 }
 
@@ -109,13 +124,46 @@ impl Desk {
     /// The nonce makes each form's token its own, so a form posted twice acts once.
     pub fn form_token(
         &self,
-        id: &str,
+        m: &MatchRecord,
         action: &SessionAction<'_>,
         expires: i64,
     ) -> (String, String) {
         let nonce = super::super::new_id();
-        let token = self.sign(id, &format!("{}.{nonce}", action.action()), expires);
+        let signed_for = format!("{}.{nonce}", action.action(m.extended));
+        let token = self.sign(&m.request.id, &signed_for, expires);
         (nonce, token)
+    }
+
+    /// Check `token`, signed for `signed_for(block)`, against match `id` as it is now
+    /// (`found`), and return the match. A token for an earlier block of the match (before
+    /// `requests extend`) is `EarlierBlock`; an unknown id is a bad token, as for requests.
+    fn verify_match(
+        &self,
+        id: &str,
+        found: Option<MatchRecord>,
+        token: &str,
+        signed_for: impl Fn(u32) -> String,
+    ) -> Result<MatchRecord, Problem> {
+        let secret = self.links.secret();
+        let now = self.now();
+        let block = found.as_ref().map_or(0, |m| m.extended);
+        let verify = |b: u32| super::super::verify(secret, token, id, &signed_for(b), now);
+        match verify(block) {
+            Ok(()) => found.ok_or(Problem::NotFound),
+            Err(TokenError::BadSignature) => {
+                let earlier = (0..block).any(|b| {
+                    !matches!(
+                        verify(b),
+                        Err(TokenError::BadSignature | TokenError::Malformed)
+                    )
+                });
+                match found {
+                    Some(m) if earlier => Err(Problem::EarlierBlock(Box::new(m.request))),
+                    _ => Err(Problem::Token(TokenError::BadSignature)),
+                }
+            }
+            Err(e) => Err(Problem::Token(e)),
+        }
     }
 
     /// Check the sessions link and load the match (running or completed).
@@ -139,17 +187,24 @@ impl Desk {
         if !nonce_ok(nonce) {
             return Err(Problem::Token(super::super::TokenError::Malformed));
         }
-        let signed_for = format!("{}.{nonce}", action.action());
-        let r = self.open(id, &signed_for, token)?;
-        let m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
+        let found = self.store.match_record(id)?;
+        let m = self.verify_match(id, found, token, |block| {
+            format!("{}.{nonce}", action.action(block))
+        })?;
+        let r = m.request.clone();
+        let token_hash = blake3::hash(token.as_bytes()).to_hex().to_string();
+        // A form posted again is "sent already" before anything else: the last session
+        // posted twice has completed the match by the second post.
+        if self.store.token_used(&token_hash)? {
+            return Ok((SessionOutcome::Already, m));
+        }
         if !matches!(r.status, Status::Accepted | Status::Completed) {
             return Err(Problem::Closed(Box::new(r)));
         }
-        let token_hash = blake3::hash(token.as_bytes()).to_hex().to_string();
         let terms = self.terms(&m);
         let now = self.now();
         let outcome = match action {
-            SessionAction::Finish => match self.end(id, Ended::Mentor)? {
+            SessionAction::Finish => match self.end(id, Ended::Mentor, Some(&token_hash))? {
                 Done::Changed(_) => SessionOutcome::Finished,
                 Done::Already(_) => SessionOutcome::Already,
             },
@@ -158,7 +213,9 @@ impl Desk {
                     return Err(Problem::Closed(Box::new(r)));
                 }
                 let s = self.check(form, terms)?;
-                let concern = self.concern_mails(&m, &s, nonce)?;
+                // The count as the page shows it after this record.
+                let held = m.sessions.len() as u32 + 1;
+                let concern = self.concern_mails(&m, &s, held, nonce)?;
                 let mut after = self.after(&m, terms, Ended::SessionsUsed);
                 after.held += 1;
                 let completion = self.completion_mails(&m, &after)?;
@@ -197,7 +254,8 @@ impl Desk {
             }
             SessionAction::Correct(session_id, form) => {
                 let s = self.check(form, terms)?;
-                let concern = self.concern_mails(&m, &s, nonce)?;
+                let held = m.sessions.len() as u32;
+                let concern = self.concern_mails(&m, &s, held, nonce)?;
                 let since = now - CORRECT_DAYS * 24 * 3600;
                 match self.store.correct_session(
                     id,
@@ -219,7 +277,15 @@ impl Desk {
                         }
                     }
                     SessionChange::Already => SessionOutcome::Already,
-                    SessionChange::TooLate => return Err(Problem::TooLate),
+                    SessionChange::TooLate { concern_raised } => {
+                        if concern_raised {
+                            crate::log::event("concern_raised", &[("request", id)]);
+                            self.queue.wake();
+                        }
+                        return Err(Problem::TooLate {
+                            concern: concern_raised,
+                        });
+                    }
                     SessionChange::NotFound => return Err(Problem::NotFound),
                     SessionChange::Blocked(status) => {
                         return Err(Problem::Closed(Box::new(super::StoredRequest {
@@ -257,12 +323,13 @@ impl Desk {
         }
     }
 
-    /// The admin's mail for a concern raised in session `s` (composed whether or not the box
-    /// is ticked: the store queues it only when it is).
+    /// The admin's mail for a concern raised in session `s`, with `held` sessions recorded
+    /// counting it (empty when the box is not ticked; the store queues it only when it is).
     fn concern_mails(
         &self,
         m: &MatchRecord,
         s: &NewSession,
+        held: u32,
         nonce: &str,
     ) -> Result<Vec<super::super::store::NewMail>, Problem> {
         if !s.concern {
@@ -271,6 +338,7 @@ impl Desk {
         let terms = self.terms(m);
         let mut after = self.after(m, terms, Ended::SessionsUsed);
         after.ended = "";
+        after.held = held;
         after.session = Some(SessionFacts {
             held_on: s.held_on.clone(),
             held_on_long: letters::long_date(&s.held_on),
@@ -302,9 +370,13 @@ impl Desk {
         after: &AfterFacts,
     ) -> Result<Vec<super::super::store::NewMail>, Problem> {
         let r = &m.request;
-        let feedback = self
-            .links
-            .link(&r.id, "feedback", FEEDBACK_DAYS, self.now());
+        let feedback = self.links.link_signed(
+            &r.id,
+            "feedback",
+            &for_block("feedback", m.extended),
+            FEEDBACK_DAYS,
+            self.now(),
+        );
         let list: [Addressed; 3] = [
             (
                 MailKind::CompletedMentee,
@@ -331,14 +403,23 @@ impl Desk {
             .map_err(Problem::Template)
     }
 
-    /// End a running match because one side said so; both are thanked.
-    pub(super) fn end(&self, id: &str, ended: Ended) -> Result<Done, Problem> {
+    /// End a running match because one side said so; both are thanked. `token_hash`: the
+    /// form's, which acts once.
+    pub(super) fn end(
+        &self,
+        id: &str,
+        ended: Ended,
+        token_hash: Option<&str>,
+    ) -> Result<Done, Problem> {
         let m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
         let terms = self.terms(&m);
         let after = self.after(&m, terms, ended);
         let mails = self.completion_mails(&m, &after)?;
         let r = m.request.clone();
-        match self.store.finish(id, ended, &mails, self.now())? {
+        match self
+            .store
+            .finish(id, ended, token_hash, &mails, self.now())?
+        {
             Transition::Done => {
                 crate::log::event(
                     "match_completed",
@@ -423,13 +504,20 @@ impl Desk {
         Ok(())
     }
 
-    /// Check the feedback link and load the request.
+    /// Check the feedback link and load the request: the link is for the block of sessions
+    /// that ended, and the form is open only while the match is completed (a match extended
+    /// runs again, and asks again when it ends).
     pub fn open_feedback(&self, id: &str, token: &str) -> Result<super::StoredRequest, Problem> {
-        let r = self.open(id, "feedback", token)?;
-        if !matches!(r.status, Status::Accepted | Status::Completed) {
-            return Err(Problem::Closed(Box::new(r)));
+        Ok(self.feedback_match(id, token)?.request)
+    }
+
+    fn feedback_match(&self, id: &str, token: &str) -> Result<MatchRecord, Problem> {
+        let found = self.store.match_record(id)?;
+        let m = self.verify_match(id, found, token, |block| for_block("feedback", block))?;
+        if m.request.status != Status::Completed {
+            return Err(Problem::Closed(Box::new(m.request)));
         }
-        Ok(r)
+        Ok(m)
     }
 
     /// Has the feedback on this match's current block of sessions been given?
@@ -444,9 +532,9 @@ impl Desk {
         token: &str,
         form: &FeedbackForm,
     ) -> Result<Done, Problem> {
-        let r = self.open_feedback(id, token)?;
+        let m = self.feedback_match(id, token)?;
         let feedback = sessions::check_feedback(form).map_err(Problem::Invalid)?;
-        let m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
+        let r = m.request.clone();
         let terms = self.terms(&m);
         let mut after = self.after(&m, terms, m.ended.unwrap_or(Ended::SessionsUsed));
         after.feedback = Some(FeedbackFacts {
@@ -467,7 +555,7 @@ impl Desk {
             .map_err(Problem::Template)?;
         match self
             .store
-            .give_feedback(id, &feedback, &mails, self.now())?
+            .give_feedback(id, m.extended, &feedback, &mails, self.now())?
         {
             Transition::Done => {
                 crate::log::event("feedback_given", &[("request", id)]);
@@ -484,10 +572,11 @@ impl Desk {
     }
 
     /// `requests extend ID`: another block of `sessions_offered` sessions in a window from
-    /// today; the match runs again and both are told (the mentor with a new sessions link).
+    /// today on a completed match; it runs again and both are told (the mentor with a new
+    /// sessions link). A match still running, or a request never matched, is `Closed`.
     pub fn extend(&self, id: &str) -> Result<MatchRecord, Problem> {
         let m = self.store.match_record(id)?.ok_or(Problem::NotFound)?;
-        if !matches!(m.request.status, Status::Accepted | Status::Completed) {
+        if m.request.status != Status::Completed {
             return Err(Problem::Closed(Box::new(m.request)));
         }
         let terms = self.terms(&m);

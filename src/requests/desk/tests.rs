@@ -491,7 +491,8 @@ fn post(
     id: &str,
     action: SessionAction<'_>,
 ) -> Result<(SessionOutcome, crate::requests::store::MatchRecord), Problem> {
-    let (n, t) = w.desk.form_token(id, &action, w.desk.now() + 30 * DAY);
+    let m = w.desk.store.match_record(id).unwrap().unwrap();
+    let (n, t) = w.desk.form_token(&m, &action, w.desk.now() + 30 * DAY);
     w.desk.sessions_post(id, action, &t, &n)
 }
 
@@ -532,7 +533,8 @@ fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes()
     // posted again records nothing and mails nothing.
     let form = session("2026-11-25", true);
     let action = SessionAction::Record(&form);
-    let (n, t) = w.desk.form_token(&id, &action, MONDAY + 30 * DAY);
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    let (n, t) = w.desk.form_token(&m, &action, MONDAY + 30 * DAY);
     let (done, _) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
     assert_eq!(
         done,
@@ -550,6 +552,11 @@ fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes()
         .filter(|m| m.kind == MailKind::ConcernAdmin)
         .collect();
     assert_eq!(concerns.len(), 1, "the admin mailed once");
+    assert!(
+        concerns[0].text_body.contains("Sessions so far: 2 of 4"),
+        "counting the record it came with, as the page does: {}",
+        concerns[0].text_body
+    );
     assert_eq!(concerns[0].recipient, Recipient::Admin);
     assert!(concerns[0].text_body.contains("Talked about nights"));
     assert!(MailKind::ConcernAdmin.is_urgent());
@@ -586,12 +593,14 @@ fn sessions_are_recorded_a_concern_mails_the_admin_once_and_the_last_completes()
         SessionAction::Record(&session("2026-11-24", false)),
     )
     .unwrap();
-    let (done, m) = post(
-        &w,
-        &id,
-        SessionAction::Record(&session("2026-11-25", false)),
-    )
-    .unwrap();
+    let last = session("2026-11-25", false);
+    let action = SessionAction::Record(&last);
+    let record = w.desk.store.match_record(&id).unwrap().unwrap();
+    let (n, t) = w.desk.form_token(&record, &action, MONDAY + 30 * DAY);
+    let (done, m) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    // Posted twice (a double click), the second is "sent already", not "ended".
+    let (again, _) = w.desk.sessions_post(&id, action, &t, &n).unwrap();
+    assert_eq!(again, SessionOutcome::Already);
     assert_eq!(
         done,
         SessionOutcome::Recorded {
@@ -673,9 +682,10 @@ fn a_token_for_another_request_or_action_is_refused() {
     ));
     // A record form's token does not finish, nor record on another request.
     let form = session("2026-11-23", false);
+    let m = w.desk.store.match_record(&a).unwrap().unwrap();
     let (n, t) = w
         .desk
-        .form_token(&a, &SessionAction::Record(&form), MONDAY + 30 * DAY);
+        .form_token(&m, &SessionAction::Record(&form), MONDAY + 30 * DAY);
     assert!(matches!(
         w.desk.sessions_post(&a, SessionAction::Finish, &t, &n),
         Err(Problem::Token(TokenError::BadSignature))
@@ -836,6 +846,26 @@ fn the_mentee_ends_a_match_gives_feedback_once_and_extend_opens_it_again() {
     assert_eq!(m.extended, 1);
     let k = kinds(&w, &id);
     assert!(k.contains(&MailKind::ExtendedMentor) && k.contains(&MailKind::ExtendedMentee));
+    // While it runs again, the first block's feedback link takes nothing.
+    let second = FeedbackForm {
+        helpful: Some("3".into()),
+        ..FeedbackForm::default()
+    };
+    assert!(matches!(
+        w.desk.open_feedback(&id, &t),
+        Err(Problem::EarlierBlock(_))
+    ));
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t, &second),
+        Err(Problem::EarlierBlock(_))
+    ));
+    // Nor does a link for this block before it ends.
+    let early = w.desk.sign(&id, "feedback-b1", w.desk.now() + DAY);
+    assert!(matches!(
+        w.desk.give_feedback(&id, &early, &second),
+        Err(Problem::Closed(r)) if r.status == Status::Accepted
+    ));
+    assert_eq!(w.desk.store.feedback_of(&id).unwrap().unwrap().helpful, 5);
     let ids: Vec<String> = w
         .desk
         .store
@@ -866,14 +896,33 @@ fn the_mentee_ends_a_match_gives_feedback_once_and_extend_opens_it_again() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:#?}");
-    // The second block's end asks for feedback again, and it is taken.
+    // The second block's end asks for feedback again, with a link of its own, and it is
+    // taken; the first block's link still takes nothing.
     assert!(!w.desk.has_feedback(&id).unwrap());
-    let second = FeedbackForm {
-        helpful: Some("3".into()),
-        ..FeedbackForm::default()
-    };
+    let thanks = w
+        .desk
+        .store
+        .mails_of(&id)
+        .unwrap()
+        .into_iter()
+        .rfind(|m| m.kind == MailKind::CompletedMentee)
+        .unwrap()
+        .text_body;
+    let t2 = thanks
+        .split("/feedback?t=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(t2, t);
     assert!(matches!(
         w.desk.give_feedback(&id, &t, &second),
+        Err(Problem::EarlierBlock(_))
+    ));
+    assert!(matches!(
+        w.desk.give_feedback(&id, &t2, &second),
         Ok(Done::Changed(_))
     ));
     assert_eq!(w.desk.store.feedback_of(&id).unwrap().unwrap().helpful, 3);
@@ -895,4 +944,71 @@ fn a_completed_match_goes_with_its_sessions_and_feedback_under_the_retention_rul
     assert!(w.desk.store.match_record(&id).unwrap().is_none());
     assert!(w.desk.store.session_counts().unwrap().is_empty());
     assert!(w.desk.store.match_facts().unwrap().is_empty());
+}
+
+#[test]
+fn a_finish_form_acts_once_and_not_on_the_block_after_an_extend() {
+    let w = world();
+    let id = matched(&w, "amara-okafor", "sam@example.net");
+    let thanked = |w: &World| {
+        kinds(w, &id)
+            .iter()
+            .filter(|k| **k == MailKind::CompletedMentee)
+            .count()
+    };
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    let (n, t) = w
+        .desk
+        .form_token(&m, &SessionAction::Finish, MONDAY + 30 * DAY);
+    // A second finish form from the same page, never posted.
+    let (n2, t2) = w
+        .desk
+        .form_token(&m, &SessionAction::Finish, MONDAY + 30 * DAY);
+    let (done, _) = w
+        .desk
+        .sessions_post(&id, SessionAction::Finish, &t, &n)
+        .unwrap();
+    assert_eq!(done, SessionOutcome::Finished);
+    let (again, _) = w
+        .desk
+        .sessions_post(&id, SessionAction::Finish, &t, &n)
+        .unwrap();
+    assert_eq!(again, SessionOutcome::Already);
+    assert_eq!(thanked(&w), 1);
+
+    // Extended, the match runs again: neither old form ends the new block.
+    w.at(MONDAY + DAY);
+    w.desk.extend(&id).unwrap();
+    for (n, t) in [(&n, &t), (&n2, &t2)] {
+        assert!(matches!(
+            w.desk.sessions_post(&id, SessionAction::Finish, t, n),
+            Err(Problem::EarlierBlock(_))
+        ));
+    }
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    assert_eq!(m.request.status, Status::Accepted);
+    assert_eq!(thanked(&w), 1, "no second thank-you from an old form");
+    // Running, it is not extended again.
+    assert!(matches!(
+        w.desk.extend(&id),
+        Err(Problem::Closed(r)) if r.status == Status::Accepted
+    ));
+    let m = w.desk.store.match_record(&id).unwrap().unwrap();
+    assert_eq!((m.extended, w.desk.terms(&m).allowed), (1, 8));
+
+    // The new page's form ends it, once.
+    let (n, t) = w
+        .desk
+        .form_token(&m, &SessionAction::Finish, MONDAY + 30 * DAY);
+    let (done, _) = w
+        .desk
+        .sessions_post(&id, SessionAction::Finish, &t, &n)
+        .unwrap();
+    assert_eq!(done, SessionOutcome::Finished);
+    let (again, _) = w
+        .desk
+        .sessions_post(&id, SessionAction::Finish, &t, &n)
+        .unwrap();
+    assert_eq!(again, SessionOutcome::Already);
+    assert_eq!(thanked(&w), 2);
 }

@@ -126,8 +126,11 @@ pub enum SessionChange {
         concern_raised: bool,
     },
     Already,
-    /// Recorded more than a week ago.
-    TooLate,
+    /// Recorded more than a week ago: not changed. A concern box newly ticked on it still
+    /// reaches the admin (`concern_raised`).
+    TooLate {
+        concern_raised: bool,
+    },
     NotFound,
     Blocked(Status),
 }
@@ -209,9 +212,26 @@ fn use_token(c: &Connection, token_hash: &str, now: i64) -> rusqlite::Result<boo
     )
 }
 
+/// Has this form's token been used?
+fn token_seen(c: &Connection, token_hash: &str) -> rusqlite::Result<bool> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM used_tokens WHERE hash = ?1")?
+            .query_row(params![token_hash], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
+}
+
 fn status_of(c: &Connection, id: &str) -> rusqlite::Result<Option<Status>> {
     c.prepare_cached("SELECT status FROM requests WHERE id = ?1")?
         .query_row(params![id], |r| parse_status(r, 0))
+        .optional()
+}
+
+/// How many times the match was extended: the block of sessions it is on.
+fn block_of(c: &Connection, id: &str) -> rusqlite::Result<Option<u32>> {
+    c.prepare_cached("SELECT extended FROM requests WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))
         .optional()
 }
 
@@ -304,6 +324,9 @@ impl Store {
                         Recorded::Already
                     }
                 }
+                // Posted twice at once, the last session's second post finds the match
+                // completed by the first: it was sent already.
+                Some(_) if token_seen(&tx, token_hash)? => Recorded::Already,
                 Some(other) => Recorded::Blocked(other),
             };
             tx.commit()?;
@@ -312,7 +335,8 @@ impl Store {
     }
 
     /// Correct session `session_id` of match `id`, if it was recorded at or after `since` (a
-    /// week ago). Ticking the concern box afresh queues `concern_mails`.
+    /// week ago). Ticking the concern box afresh queues `concern_mails`, even on a record too
+    /// old to correct: a concern always reaches the admin.
     #[allow(clippy::too_many_arguments)]
     pub fn correct_session(
         &self,
@@ -336,10 +360,14 @@ impl Store {
             let outcome = match (status, old) {
                 (None, _) | (_, None) => SessionChange::NotFound,
                 (Some(Status::Accepted | Status::Completed), Some((was_concern, at))) => {
+                    let concern_raised = session.concern && !was_concern;
                     if !use_token(&tx, token_hash, now)? {
                         SessionChange::Already
                     } else if at < since {
-                        SessionChange::TooLate
+                        if concern_raised {
+                            insert_mails(&tx, id, concern_mails, now)?;
+                        }
+                        SessionChange::TooLate { concern_raised }
                     } else {
                         tx.execute(
                             "UPDATE sessions SET held_on = ?2, minutes = ?3, mode = ?4, note = ?5,
@@ -355,7 +383,6 @@ impl Store {
                                 now
                             ],
                         )?;
-                        let concern_raised = session.concern && !was_concern;
                         if concern_raised {
                             insert_mails(&tx, id, concern_mails, now)?;
                         }
@@ -369,29 +396,41 @@ impl Store {
         })
     }
 
-    /// Complete a running match because one side ended it, and queue `mails`.
+    /// Complete a running match because one side ended it, and queue `mails`. With a form's
+    /// `token_hash` ("we have finished"), the form acts once: posted again it is `Already`.
     pub fn finish(
         &self,
         id: &str,
         ended: Ended,
+        token_hash: Option<&str>,
         mails: &[NewMail],
         now: i64,
     ) -> Result<Transition, StoreError> {
-        self.transition(
-            id,
-            Status::Completed,
-            &[Status::Accepted],
-            mails,
-            now,
-            |tx| {
-                tx.execute(
-                    "UPDATE requests SET status = 'completed', closed_at = ?2, ended_how = ?3
-                     WHERE id = ?1 AND status = 'accepted'",
-                    params![id, now, ended.as_str()],
-                )?;
-                Ok(())
-            },
-        )
+        self.write(|conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let status = status_of(&tx, id)?;
+            let fresh = match (status, token_hash) {
+                (Some(_), Some(h)) => use_token(&tx, h, now)?,
+                _ => true,
+            };
+            let outcome = match status {
+                None => Transition::NotFound,
+                Some(_) if !fresh => Transition::Already,
+                Some(Status::Accepted) => {
+                    tx.execute(
+                        "UPDATE requests SET status = 'completed', closed_at = ?2, ended_how = ?3
+                         WHERE id = ?1 AND status = 'accepted'",
+                        params![id, now, ended.as_str()],
+                    )?;
+                    insert_mails(&tx, id, mails, now)?;
+                    Transition::Done
+                }
+                Some(Status::Completed) => Transition::Already,
+                Some(other) => Transition::Blocked(other),
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
     }
 
     /// Complete a running match whose window has ended and queue `mails`, once.
@@ -417,9 +456,9 @@ impl Store {
         )
     }
 
-    /// Another block: `add` more sessions (on top of `allowed`, the scheme's, unless the
-    /// match was extended before) until `window_ends`; the match runs again. `Done` or
-    /// `Blocked` (a request that never became a match).
+    /// Another block on a completed match: `add` more sessions (on top of `allowed`, the
+    /// scheme's, unless the match was extended before) until `window_ends`; the match runs
+    /// again. `Done`, or `Blocked` (a match still running, a request that never became one).
     #[allow(clippy::too_many_arguments)]
     pub fn extend(
         &self,
@@ -434,7 +473,7 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let outcome = match status_of(&tx, id)? {
                 None => Transition::NotFound,
-                Some(Status::Accepted | Status::Completed) => {
+                Some(Status::Completed) => {
                     tx.execute(
                         "UPDATE requests SET status = 'accepted', closed_at = NULL, ended_how = NULL,
                                 window_ends = ?2,
@@ -453,11 +492,13 @@ impl Store {
         })
     }
 
-    /// Store the mentee's feedback on a match, once for each block of sessions (a match
-    /// extended and ended again asks again), and queue `mails` with it.
+    /// Store the mentee's feedback on a completed match's `block` of sessions, once for each
+    /// block (a match extended and ended again asks again), and queue `mails` with it. A match
+    /// running again, or ended again since, is `Blocked`.
     pub fn give_feedback(
         &self,
         id: &str,
+        block: u32,
         feedback: &Feedback,
         mails: &[NewMail],
         now: i64,
@@ -466,17 +507,18 @@ impl Store {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let outcome = match status_of(&tx, id)? {
                 None => Transition::NotFound,
-                Some(Status::Accepted | Status::Completed) => {
+                Some(Status::Completed) if block_of(&tx, id)? == Some(block) => {
                     let stored = tx.execute(
                         "INSERT OR IGNORE INTO feedback (request_id, block, helpful, helped, more_sessions, another_mentor, given_at)
-                         VALUES (?1, (SELECT extended FROM requests WHERE id = ?1), ?2, ?3, ?4, ?5, ?6)",
+                         VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6)",
                         params![
                             id,
                             feedback.helpful,
                             feedback.helped,
                             feedback.more_sessions,
                             feedback.another_mentor,
-                            now
+                            now,
+                            block
                         ],
                     )? == 1;
                     if stored {

@@ -385,6 +385,12 @@ fn a_database_from_before_sessions_is_migrated_and_its_matches_keep_going() {
         "one session allowed: the match completes"
     );
     assert_eq!(s.get("old").unwrap().unwrap().status, Status::Completed);
+    assert_eq!(
+        s.record_session("old", &session, "t1", 1, &[], &[], 301)
+            .unwrap(),
+        Recorded::Already,
+        "the same form again: sent already, though the match has ended"
+    );
     // Sessions and feedback go with their request (erasure).
     let fb = Feedback {
         helpful: 3,
@@ -394,7 +400,7 @@ fn a_database_from_before_sessions_is_migrated_and_its_matches_keep_going() {
         given_at: 0,
     };
     assert_eq!(
-        s.give_feedback("old", &fb, &[], 400).unwrap(),
+        s.give_feedback("old", 0, &fb, &[], 400).unwrap(),
         Transition::Done
     );
     assert_eq!(s.purge_email("SAM@example.net").unwrap(), 1);
