@@ -252,6 +252,11 @@ fn yaml_message(e: &serde_saphyr::Error) -> String {
     let text = e.without_snippet().to_string();
     let first = text.lines().next().unwrap_or("").trim();
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
+    // The parser's own advice ("set DuplicateKeyPolicy in Options") is for programmers.
+    if let Some(rest) = cut.strip_prefix("duplicate mapping key: ") {
+        let key = rest.split(',').next().unwrap_or(rest).trim();
+        return format!("`{key}` is given twice");
+    }
     cut.trim_end_matches(['.', ':']).to_string()
 }
 
@@ -309,7 +314,7 @@ fn stray_indent(yaml: &str, error_line: usize) -> Option<StrayIndent> {
 fn yaml_hint(message: &str) -> &'static str {
     let m = message.to_lowercase();
     if m.contains("duplicate") {
-        "each key may appear once; remove or merge the repeated one"
+        "each key may appear once: keep the line you mean and delete the other"
     } else if m.contains("tab") {
         "indent with spaces, not tabs"
     } else if m.contains("mapping values are not allowed") || m.contains("':'") {
@@ -461,7 +466,11 @@ mod tests {
     fn yaml_errors_point_into_the_file() {
         let e = fm("---\nname: Jane\nname: Again\n---\n").unwrap_err();
         assert_eq!(e.line, 3, "{e:?}");
-        assert!(e.message.starts_with("invalid YAML"), "{e:?}");
+        assert_eq!(e.message, "invalid YAML: `name` is given twice");
+        assert_eq!(
+            e.hint.as_deref(),
+            Some("each key may appear once: keep the line you mean and delete the other")
+        );
         let e = fm("---\nname: [unclosed\n---\n").unwrap_err();
         assert!(e.line >= 2, "{e:?}");
     }
