@@ -11,9 +11,17 @@ use std::time::{Duration, Instant};
 use common::{Running, Site};
 
 fn start(site: &Site) -> Running {
+    start_with(site, None)
+}
+
+/// `serve`, with `MENTORSITE_SECRET` set to `secret` when given.
+fn start_with(site: &Site, secret: Option<&str>) -> Running {
     let root = site.root().to_str().unwrap();
-    let server =
-        common::mentorsite(&["serve", "--port", "0", "--root", root]).serve("Serving the site at ");
+    let mut cmd = common::mentorsite(&["serve", "--port", "0", "--root", root]);
+    if let Some(s) = secret {
+        cmd = cmd.env("MENTORSITE_SECRET", s);
+    }
+    let server = cmd.serve("Serving the site at ");
     assert!(server.addr().starts_with("127.0.0.1:"), "{}", server.url);
     server
 }
@@ -49,7 +57,8 @@ fn get(addr: &str, path: &str) -> (u16, String) {
 #[test]
 fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
     let site = Site::demo();
-    let server = start(&site);
+    let secret = "a-key-for-this-test-only-0123456789abcdef";
+    let server = start_with(&site, Some(secret));
     let (status, home) = get(server.addr(), "/");
     assert_eq!(status, 200);
     assert!(home.contains("Find a peer mentor"));
@@ -140,6 +149,15 @@ fn serve_builds_and_serves_the_demo_then_stops_on_ctrl_c() {
         said.push(line);
     }
     assert!(said.iter().any(|l| l == "Stopped."), "{said:?}");
+
+    // With the same MENTORSITE_SECRET the link still works after a restart; with the
+    // throwaway key of a session without it, it does not.
+    for (secret, expected) in [(Some(secret), 200), (None, 403)] {
+        let mut again = start_with(&site, secret);
+        let (status, page) = get(again.addr(), &format!("/requests/{respond}"));
+        assert_eq!(status, expected, "{secret:?}: {page}");
+        interrupt(&mut again);
+    }
 }
 
 /// Listen to the reload events; each `data:` line arrives on the channel.

@@ -7,7 +7,7 @@ use mentorsite::site::{self, BuildOptions};
 use crate::cli::EndpointArgs;
 
 /// The shortest token key accepted, in bytes.
-const MIN_SECRET: usize = 32;
+pub(super) const MIN_SECRET: usize = 32;
 
 pub fn run(args: EndpointArgs) -> ExitCode {
     let root = args.root.root;

@@ -34,13 +34,25 @@ pub fn run(args: ServeArgs) -> ExitCode {
     let outbox = opts.root.join(&prepared.config.email.outbox_dir);
     let endpoint_db = prepared.config.requests.database.clone();
     let mut prepared = prepared;
-    // A throwaway token key: respond links from this session stop working when it ends.
-    let secret = format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-    .into_bytes();
+    // The token key: MENTORSITE_SECRET when it is set, so links in mail keep working across
+    // restarts (trying the lifecycle with MENTORSITE_NOW means restarting); otherwise a
+    // throwaway one, whose links stop working when this session ends.
+    let secret = match std::env::var("MENTORSITE_SECRET") {
+        Ok(s) if s.len() >= super::endpoint::MIN_SECRET => s.into_bytes(),
+        Ok(_) => {
+            eprintln!(
+                "error: MENTORSITE_SECRET is too short: use at least {} random characters (e.g. `openssl rand -hex 32`), or unset it for a throwaway key",
+                super::endpoint::MIN_SECRET
+            );
+            return ExitCode::from(super::FAILURE);
+        }
+        Err(_) => format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        )
+        .into_bytes(),
+    };
     let addr = SocketAddr::new(args.bind, args.port);
     super::block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {

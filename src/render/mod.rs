@@ -397,7 +397,8 @@ fn render_all(
         })
         .collect::<Result<_, SinkError>>()?;
     // From here on mentors are in this build's register order: doc id = position.
-    let order = fair_order(&keyed, today);
+    let statuses: Vec<&str> = keyed.iter().map(|(m, _)| m.availability.status).collect();
+    let order = fair_order(&statuses, today);
     let bios: Vec<&crate::register::Mentor> = order.iter().map(|&i| &register.mentors[i]).collect();
     let mut slots: Vec<Option<(MentorView, Option<u64>)>> = keyed.into_iter().map(Some).collect();
     let (mentors, keys): (Vec<MentorView>, Vec<Option<u64>>) =
@@ -730,12 +731,12 @@ fn paged<'c, T>(items: &'c [T], url: &str) -> Vec<(Pager, &'c [T])> {
 /// those away, then the rest, each group turned by the build's date so that a different mentor
 /// heads the list each day (the site is rebuilt daily). The same inputs on the same date give
 /// the same order.
-fn fair_order<T>(mentors: &[(MentorView, T)], today: Date) -> Vec<usize> {
+fn fair_order(statuses: &[&str], today: Date) -> Vec<usize> {
     let day = i64::from(today.year()) * 366 + i64::from(today.day_of_year());
-    let mut order = Vec::with_capacity(mentors.len());
+    let mut order = Vec::with_capacity(statuses.len());
     for group in ["accepting", "away", "full"] {
-        let members: Vec<usize> = (0..mentors.len())
-            .filter(|&i| mentors[i].0.availability.status == group)
+        let members: Vec<usize> = (0..statuses.len())
+            .filter(|&i| statuses[i] == group)
             .collect();
         if members.is_empty() {
             continue;
@@ -794,6 +795,50 @@ pub fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fair_order_puts_takers_first_and_turns_each_group_daily() {
+        let statuses = [
+            "full",
+            "accepting",
+            "away",
+            "accepting",
+            "accepting",
+            "full",
+        ];
+        let day: Date = "2026-12-03".parse().unwrap();
+        let order = fair_order(&statuses, day);
+        let grouped: Vec<&str> = order.iter().map(|&i| statuses[i]).collect();
+        assert_eq!(
+            grouped,
+            [
+                "accepting",
+                "accepting",
+                "accepting",
+                "away",
+                "full",
+                "full"
+            ]
+        );
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [0, 1, 2, 3, 4, 5], "everyone once");
+        // Over three days each of the three takers heads the list once.
+        let heads: std::collections::BTreeSet<usize> = (0..3)
+            .map(|k| {
+                fair_order(
+                    &statuses,
+                    day.checked_add(jiff::Span::new().days(k)).unwrap(),
+                )[0]
+            })
+            .collect();
+        assert_eq!(heads.len(), 3, "{heads:?}");
+        assert_eq!(
+            fair_order(&statuses, day),
+            order,
+            "the same day, the same order"
+        );
+    }
 
     #[test]
     fn a_listing_is_paged_with_links_to_the_ends_and_the_neighbours() {
