@@ -167,6 +167,26 @@ impl Renderer<'_> {
         self.memo.map(|_| key_of(self.generation, inputs))
     }
 
+    /// Hand the last build's `path` to the sink if its `key` is unchanged; `true` if it was.
+    /// Listings call this before making their context, which costs more than the lookup.
+    fn reuse(&self, path: &std::path::Path, key: Option<u64>) -> Result<bool, SinkError> {
+        let (Some(memo), Some(key)) = (self.memo, key) else {
+            return Ok(false);
+        };
+        let hit = lock(&memo.pages)
+            .get(path)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, bytes)| bytes.clone());
+        match hit {
+            Some(bytes) => {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                self.put_shared(path.to_path_buf(), bytes)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     /// Render `template` to `path`; template problems are collected, disk errors returned.
     /// With a memo and a `key`, a page is only rendered when its key changed since the last
     /// build.
@@ -178,15 +198,8 @@ impl Renderer<'_> {
         key: Option<u64>,
     ) -> Result<(), SinkError> {
         let path = path.into();
-        if let (Some(memo), Some(key)) = (self.memo, key) {
-            let hit = lock(&memo.pages)
-                .get(&path)
-                .filter(|(k, _)| *k == key)
-                .map(|(_, bytes)| bytes.clone());
-            if let Some(bytes) = hit {
-                self.reused.fetch_add(1, Ordering::Relaxed);
-                return self.put_shared(path, bytes);
-            }
+        if self.reuse(&path, key)? {
+            return Ok(());
         }
         let Some(text) = self.to_string(template, ctx) else {
             return Ok(());
@@ -454,7 +467,16 @@ fn render_all(
             .count(),
     };
     let pages = paged(&cards, &base);
+    // What every register page shares is hashed once, not once per page (the manifest alone
+    // is a few hundred KB at 20,000 mentors).
+    let shared = r.key(&(&home, &manifest, &filters, &counts));
     pages.par_iter().try_for_each(|(pager, on_page)| {
+        let card_keys: Vec<u64> = on_page.iter().map(|c| c.key).collect();
+        let key = shared.map(|shared| key_of(r.generation, &(shared, &card_keys, pager)));
+        let path = pager.path("index.html");
+        if r.reuse(&path, key)? {
+            return Ok(());
+        }
         let mut ctx = r.context(&base);
         ctx.insert("page", &home);
         ctx.insert("cards", on_page);
@@ -462,9 +484,7 @@ fn render_all(
         ctx.insert("search_manifest", &manifest);
         ctx.insert("filters", &filters);
         ctx.insert("counts", &counts);
-        let card_keys: Vec<u64> = on_page.iter().map(|c| c.key).collect();
-        let key = r.key(&(&home, &card_keys, &manifest, &filters, &counts, pager));
-        r.render("index.html", pager.path("index.html"), &ctx, key)
+        r.render("index.html", path, &ctx, key)
     })?;
     filter_pages(r, &filters, &mentors, &cards)?;
 
@@ -615,26 +635,27 @@ fn filter_pages(
                 .collect::<Vec<_>>()
         })
         .collect();
+    // Each filter (all its values and counts) is hashed once for all its pages.
+    let filter_keys: HashMap<&str, Option<u64>> =
+        filters.iter().map(|f| (f.key.as_str(), r.key(f))).collect();
     listings
         .par_iter()
         .try_for_each(|(filter, value, pager, on_page)| {
+            let key = filter_keys[filter.key.as_str()].map(|fk| {
+                let card_keys: Vec<u64> = on_page.iter().map(|c| c.key).collect();
+                key_of(r.generation, &(fk, value, pager, card_keys))
+            });
+            let dir = format!("mentors/by/{}/{}/", filter.key, value.slug);
+            let path = pager.path(&format!("{dir}index.html"));
+            if r.reuse(&path, key)? {
+                return Ok(());
+            }
             let mut ctx = r.context(&r.site.register_url);
             ctx.insert("filter", filter);
             ctx.insert("value", value);
             ctx.insert("cards", on_page);
             ctx.insert("pager", pager);
-            let dir = format!("mentors/by/{}/{}/", filter.key, value.slug);
-            r.render(
-                "filter.html",
-                pager.path(&format!("{dir}index.html")),
-                &ctx,
-                r.key(&(
-                    filter,
-                    value,
-                    pager,
-                    on_page.iter().map(|c| c.key).collect::<Vec<_>>(),
-                )),
-            )
+            r.render("filter.html", path, &ctx, key)
         })
 }
 
