@@ -137,6 +137,15 @@ impl Harness {
         (res.status(), text_of(res).await)
     }
 
+    /// The first mail of `kind` queued for request `id`.
+    fn mail(&self, id: &str, kind: MailKind) -> mentorsite::requests::store::Mail {
+        let mails = self.desk().store.mails_of(id).unwrap();
+        mails
+            .into_iter()
+            .find(|m| m.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind:?} mail for {id}"))
+    }
+
     fn kinds(&self, id: &str) -> Vec<MailKind> {
         self.desk()
             .store
@@ -230,11 +239,7 @@ fn session<'a>(date: &'a str, minutes: &'a str, mode: &'a str) -> Vec<(&'a str, 
 async fn the_sessions_page_records_a_concern_mails_the_admin_once_and_get_changes_nothing() {
     let h = harness();
     let (id, link) = h.matched("sam@example.net").await;
-    let mails = h.desk().store.mails_of(&id).unwrap();
-    let confirmation = mails
-        .iter()
-        .find(|m| m.kind == MailKind::AcceptedMentor)
-        .unwrap();
+    let confirmation = h.mail(&id, MailKind::AcceptedMentor);
     assert!(
         confirmation
             .text_body
@@ -393,14 +398,7 @@ async fn we_have_finished_ends_the_match_and_the_feedback_form_stores_and_mails_
     ] {
         assert!(k.contains(&kind), "{kind}");
     }
-    let thanks = h
-        .desk()
-        .store
-        .mails_of(&id)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.kind == MailKind::CompletedMentee)
-        .unwrap();
+    let thanks = h.mail(&id, MailKind::CompletedMentee);
     let feedback = path_of_link(&thanks.text_body, "feedback");
 
     // The feedback form: GET changes nothing; a post without a score is shown again.
@@ -564,14 +562,7 @@ async fn the_pages_after_the_match_read_as_written() {
     let finish = form_fields(&thanks, "finish");
     let (status, done) = h.post(&id, "sessions", &with(&finish, &[])).await;
     show("sessions, finished", status, &done);
-    let thanks_mail = h
-        .desk()
-        .store
-        .mails_of(&id)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.kind == MailKind::CompletedMentee)
-        .unwrap();
+    let thanks_mail = h.mail(&id, MailKind::CompletedMentee);
     let feedback = path_of_link(&thanks_mail.text_body, "feedback");
     let (status, form) = h.get(&feedback).await;
     show("feedback form", status, &form);
@@ -586,14 +577,7 @@ async fn the_pages_after_the_match_read_as_written() {
 async fn the_mentee_s_withdraw_link_ends_a_running_match_and_both_are_thanked() {
     let h = harness();
     let (id, _) = h.matched("sam@example.net").await;
-    let ack = h
-        .desk()
-        .store
-        .mails_of(&id)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.kind == MailKind::Mentee)
-        .unwrap();
+    let ack = h.mail(&id, MailKind::Mentee);
     let withdraw = path_of_link(&ack.text_body, "withdraw");
     let (status, page) = h.get(&withdraw).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -670,14 +654,7 @@ async fn after_an_extend_the_old_finish_form_and_feedback_link_say_so_and_change
     let finish = form_fields(&page, "finish");
     let (status, done) = h.post(&id, "sessions", &with(&finish, &[])).await;
     assert_eq!(status, StatusCode::OK, "{done}");
-    let thanks = h
-        .desk()
-        .store
-        .mails_of(&id)
-        .unwrap()
-        .into_iter()
-        .find(|m| m.kind == MailKind::CompletedMentee)
-        .unwrap();
+    let thanks = h.mail(&id, MailKind::CompletedMentee);
     let feedback = path_of_link(&thanks.text_body, "feedback");
     h.at(MONDAY + DAY);
     h.desk().extend(&id).unwrap();
