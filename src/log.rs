@@ -48,6 +48,15 @@ pub fn detail(kind: &str, fields: &[(&str, &str)]) {
     }
 }
 
+/// `phase name=… ms=…` with `--verbose`: how long a stage of a build took since `since`, for
+/// benchmarks that want to know where the time goes.
+pub fn phase(name: &str, since: std::time::Instant) {
+    if level() >= Level::Verbose {
+        let ms = format!("{:.1}", since.elapsed().as_secs_f64() * 1000.0);
+        write("phase", &[("name", name), ("ms", &ms)]);
+    }
+}
+
 fn write(kind: &str, fields: &[(&str, &str)]) {
     let _ = std::io::stderr()
         .lock()

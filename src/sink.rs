@@ -41,10 +41,50 @@ pub trait Sink: Sync {
         })
     }
 
+    /// Output `path` as the last build left it, if it is still there with `stamp` (a memo of
+    /// pages on disk, [`crate::render::Memo`]); `false` if it is not, and it must be made again.
+    fn keep(&self, _path: &Path, _stamp: &Stamp) -> Result<bool, SinkError> {
+        Ok(false)
+    }
+
     /// Output `path` with the bytes of the file `from` (processed images from the cache).
     fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
         let bytes = std::fs::read(from)?;
         self.put(OutputFile { path, bytes })
+    }
+}
+
+/// What a file's metadata says of its content: size, modification time (to the nanosecond) and
+/// inode, which a save-by-rename changes even within one clock tick. A file with the same stamp
+/// is taken to be the same file, as `make` and git's index do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    pub len: u64,
+    pub modified: u128,
+    pub inode: u64,
+}
+
+impl Stamp {
+    /// The stamp of what `path` is (a symlink by its target); a missing file has none.
+    pub fn of(path: &Path) -> Option<Stamp> {
+        std::fs::metadata(path).ok().map(|m| Stamp::from_meta(&m))
+    }
+
+    pub fn from_meta(meta: &std::fs::Metadata) -> Stamp {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Stamp {
+            len: meta.len(),
+            modified,
+            inode,
+        }
     }
 }
 

@@ -3,14 +3,15 @@
 //! mentors never sits in memory as a whole; [`crate::site`] decides what the sink does.
 
 pub mod markdown;
+mod memo;
 pub mod search;
 pub mod theme;
 pub mod views;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use jiff::civil::Date;
 use rayon::prelude::*;
@@ -24,6 +25,8 @@ use theme::Theme;
 use views::{Link, MentorView, PageView, SiteView};
 
 pub use crate::sink::{OutputFile, Sink, SinkError};
+pub use memo::Memo;
+use memo::{CardHtml, Kept, Page, Terms, lock};
 
 /// Keeps every file in memory, in path order when taken: for tests and small sites.
 #[derive(Default)]
@@ -60,58 +63,6 @@ pub struct Rendered {
     pub rendered: usize,
     /// Pages and cards taken from the [`Memo`] because their inputs had not changed.
     pub reused: usize,
-}
-
-/// Pages and cards kept from one build to the next (`serve`). Each is stored with a hash of
-/// everything its template reads; a page whose hash is unchanged is not rendered again, so
-/// editing one bio re-renders that profile and the listings it appears on, not every page.
-/// The site-wide values (config, navigation, today's date) are part of every hash; the
-/// templates are not, so whoever changes the theme calls [`Memo::clear`].
-#[derive(Default)]
-pub struct Memo {
-    generation: Mutex<u64>,
-    pages: Mutex<HashMap<PathBuf, (u64, Page)>>,
-    cards: Mutex<HashMap<String, (u64, String)>>,
-    terms: Mutex<HashMap<String, (u64, Terms)>>,
-    views: Mutex<HashMap<String, (u64, MentorView)>>,
-}
-
-/// A page's bytes, shared between builds.
-type Page = Arc<[u8]>;
-
-/// A mentor's search terms, shared between builds.
-type Terms = Arc<Vec<(String, u32)>>;
-
-impl Memo {
-    pub fn clear(&self) {
-        lock(&self.pages).clear();
-        lock(&self.cards).clear();
-        lock(&self.terms).clear();
-        lock(&self.views).clear();
-    }
-
-    /// Start a build whose site-wide values hash to `generation`.
-    fn begin(&self, generation: u64) {
-        let mut g = lock(&self.generation);
-        if *g != generation {
-            *g = generation;
-            self.clear();
-        }
-    }
-
-    /// Forget what this build did not produce (a deleted mentor's page).
-    fn keep_only(&self, paths: &[PathBuf], slugs: &[&str]) {
-        let paths: std::collections::HashSet<&PathBuf> = paths.iter().collect();
-        lock(&self.pages).retain(|p, _| paths.contains(p));
-        let slugs: std::collections::HashSet<&str> = slugs.iter().copied().collect();
-        lock(&self.cards).retain(|s, _| slugs.contains(s.as_str()));
-        lock(&self.terms).retain(|s, _| slugs.contains(s.as_str()));
-        lock(&self.views).retain(|s, _| slugs.contains(s.as_str()));
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A hash of `value`'s JSON form, mixed with `generation`.
@@ -176,15 +127,25 @@ impl Renderer<'_> {
         let hit = lock(&memo.pages)
             .get(path)
             .filter(|(k, _)| *k == key)
-            .map(|(_, bytes)| bytes.clone());
-        match hit {
-            Some(bytes) => {
-                self.reused.fetch_add(1, Ordering::Relaxed);
+            .map(|(_, kept)| kept.clone());
+        let reused = match hit {
+            Some(Kept::Bytes(bytes)) => {
                 self.put_shared(path.to_path_buf(), bytes)?;
-                Ok(true)
+                true
             }
-            None => Ok(false),
+            Some(Kept::OnDisk(stamp)) => {
+                let kept = self.sink.keep(path, &stamp)?;
+                if kept {
+                    self.record(path);
+                }
+                kept
+            }
+            Some(Kept::Written) | None => false,
+        };
+        if reused {
+            self.reused.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(reused)
     }
 
     /// Render `template` to `path`; template problems are collected, disk errors returned.
@@ -205,51 +166,44 @@ impl Renderer<'_> {
             return Ok(());
         };
         self.rendered.fetch_add(1, Ordering::Relaxed);
-        if let (Some(memo), Some(key)) = (self.memo, key) {
-            let bytes: Page = Arc::from(text.into_bytes());
-            lock(&memo.pages).insert(path.clone(), (key, bytes.clone()));
-            return self.put_shared(path, bytes);
+        match (self.memo, key) {
+            (Some(memo), Some(key)) if !memo.on_disk => {
+                let bytes = Page::from(text.into_bytes());
+                lock(&memo.pages).insert(path.clone(), (key, Kept::Bytes(bytes.clone())));
+                self.put_shared(path, bytes)
+            }
+            (Some(memo), Some(key)) => {
+                lock(&memo.pages).insert(path.clone(), (key, Kept::Written));
+                self.put(OutputFile::new(path, text))
+            }
+            _ => self.put(OutputFile::new(path, text)),
         }
-        self.put(OutputFile::new(path, text))
     }
 
-    /// A mentor's view and profile page from the last build, if their `key` is unchanged;
-    /// the page is handed to the sink.
-    fn remembered(
-        &self,
-        path: &std::path::Path,
-        slug: &str,
-        key: Option<u64>,
-    ) -> Result<Option<MentorView>, SinkError> {
+    /// A mentor's view from the last build, if their `key` is unchanged.
+    fn remembered(&self, slug: &str, key: Option<u64>) -> Option<MentorView> {
         let (Some(memo), Some(key)) = (self.memo, key) else {
-            return Ok(None);
+            return None;
         };
-        let view = lock(&memo.views)
+        lock(&memo.views)
             .get(slug)
             .filter(|(k, _)| *k == key)
-            .map(|(_, v)| v.clone());
-        let page = lock(&memo.pages)
-            .get(path)
-            .filter(|(k, _)| *k == key)
-            .map(|(_, bytes)| bytes.clone());
-        let (Some(view), Some(page)) = (view, page) else {
-            return Ok(None);
-        };
-        self.reused.fetch_add(1, Ordering::Relaxed);
-        self.put_shared(path.to_path_buf(), page)?;
-        Ok(Some(view))
+            .map(|(_, v)| v.clone())
     }
 
-    /// Keep a mentor's view (without the bio's HTML) for the next build.
+    /// Keep a mentor's view (without the bio's HTML) for the next build in memory; with a memo
+    /// on disk views are made again, which is cheap without the bio.
     fn remember(&self, view: &MentorView, key: Option<u64>) {
-        if let (Some(memo), Some(key)) = (self.memo, key) {
+        if let (Some(memo), Some(key)) = (self.memo, key)
+            && !memo.on_disk
+        {
             lock(&memo.views).insert(view.slug.clone(), (key, view.clone()));
         }
     }
 
     /// A mentor's card (`partials/card.html`), from the memo when `key` is unchanged.
     fn card<'v>(&self, view: &'v MentorView, key: Option<u64>) -> Card<'v> {
-        let card = |html: String| Card {
+        let card = |html: CardHtml| Card {
             slug: &view.slug,
             html,
             key: key.unwrap_or_default(),
@@ -263,9 +217,10 @@ impl Renderer<'_> {
         }
         let mut ctx = self.context(&self.site.register_url);
         ctx.insert("mentor", view);
-        let html = self
+        let html: CardHtml = self
             .to_string("partials/card.html", &ctx)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into();
         self.rendered.fetch_add(1, Ordering::Relaxed);
         if let (Some(memo), Some(key)) = (self.memo, key) {
             lock(&memo.cards).insert(view.slug.clone(), (key, html.clone()));
@@ -273,19 +228,15 @@ impl Renderer<'_> {
         card(html)
     }
 
-    /// A mentor's search terms, from the memo when what they are made of is unchanged.
-    fn terms(&self, view: &MentorView, bio: &str, key: Option<u64>) -> Terms {
-        if let (Some(memo), Some(key)) = (self.memo, key)
-            && let Some((k, terms)) = lock(&memo.terms).get(&view.slug)
-            && *k == key
-        {
-            return terms.clone();
-        }
-        let terms = Arc::new(search::terms_of(view, bio));
-        if let (Some(memo), Some(key)) = (self.memo, key) {
-            lock(&memo.terms).insert(view.slug.clone(), (key, terms.clone()));
-        }
-        terms
+    /// A mentor's search terms from the memo, when what they are made of is unchanged.
+    fn terms(&self, slug: &str, key: Option<u64>) -> Option<Terms> {
+        let (Some(memo), Some(key)) = (self.memo, key) else {
+            return None;
+        };
+        lock(&memo.terms)
+            .get(slug)
+            .filter(|(k, _)| *k == key)
+            .map(|(_, t)| t.clone())
     }
 
     fn put(&self, file: OutputFile) -> Result<(), SinkError> {
@@ -293,7 +244,7 @@ impl Renderer<'_> {
         self.sink.put(file)
     }
 
-    fn put_shared(&self, path: PathBuf, bytes: Arc<[u8]>) -> Result<(), SinkError> {
+    fn put_shared(&self, path: PathBuf, bytes: Page) -> Result<(), SinkError> {
         self.record(&path);
         self.sink.put_shared(path, bytes)
     }
@@ -312,20 +263,37 @@ struct Counts {
     accepting: usize,
 }
 
+fn shared_str<S: serde::Serializer>(s: &CardHtml, to: S) -> Result<S::Ok, S::Error> {
+    to.serialize_str(s)
+}
+
 /// A mentor's card, rendered once and reused on every listing it appears on.
 #[derive(Serialize)]
 struct Card<'a> {
     slug: &'a str,
-    html: String,
+    #[serde(serialize_with = "shared_str")]
+    html: CardHtml,
     /// The memo's key for the card: listings hash these rather than the HTML.
     #[serde(skip)]
     key: u64,
 }
 
-/// Render every page of the site into `sink`.
+/// The bios of `register`'s mentors, moved out: rendering drops each once it is used.
+pub fn take_bios(register: &mut Register) -> Vec<String> {
+    register
+        .mentors
+        .iter_mut()
+        .map(|m| std::mem::take(&mut m.bio))
+        .collect()
+}
+
+/// Render every page of the site into `sink`; `bios[i]` is `register.mentors[i]`'s bio (the
+/// register's own are left empty: see [`take_bios`]).
+#[allow(clippy::too_many_arguments)]
 pub fn site(
     config: &Config,
     register: &Register,
+    bios: Vec<String>,
     theme: &Theme,
     today: Date,
     headshots: &crate::images::Processed,
@@ -349,7 +317,7 @@ pub fn site(
         rendered: AtomicUsize::new(0),
         reused: AtomicUsize::new(0),
     };
-    render_all(&r, config, register, headshots, today).map_err(RenderError::Sink)?;
+    render_all(&r, config, register, bios, headshots, today).map_err(RenderError::Sink)?;
     let problems = r.problems.into_inner().unwrap_or_else(|e| e.into_inner());
     if problems.has_errors() {
         // Nothing half-made is remembered.
@@ -375,69 +343,124 @@ pub fn site(
     })
 }
 
+/// A mentor's view, the key they are remembered by, and their search terms: from the memo, or
+/// as made from the bio (to be numbered).
+type Profiled = (MentorView, Option<u64>, Result<Terms, Vec<(String, u32)>>);
+
+/// Make (or reuse) `m`'s profile page, images and search terms, from their `bio`.
+fn profile(
+    r: &Renderer,
+    config: &Config,
+    m: &crate::register::Mentor,
+    bio: &str,
+    headshots: &crate::images::Processed,
+    today: Date,
+) -> Result<Profiled, SinkError> {
+    let photo = headshots.headshots.get(&m.slug);
+    let key = r.key(&(m.digest, &m.slug, photo.map(|h| &h.key)));
+    let path = PathBuf::from(format!("mentors/{}/index.html", m.slug));
+    let remembered = r.remembered(&m.slug, key);
+    let page_kept = r.reuse(&path, key)?;
+    let view = match remembered {
+        Some(view) if page_kept => view,
+        _ => {
+            // The bio's HTML is only made for a page that is made.
+            let base = &r.site.base_path;
+            let mut view = views::mentor(config, m, bio, photo, today, base, !page_kept);
+            if !page_kept {
+                let mut ctx = r.context(&r.site.register_url);
+                ctx.insert("mentor", &view);
+                r.render("mentor.html", path, &ctx, key)?;
+                view.bio_html = String::new();
+            }
+            r.remember(&view, key);
+            view
+        }
+    };
+    images(r, &view, photo, &headshots.cache_dir)?;
+    let terms = r
+        .terms(&m.slug, key)
+        .ok_or_else(|| search::terms_of(&view, bio));
+    Ok((view, key, terms))
+}
+
+/// `bios[i]` is `register.mentors[i]`'s bio, moved out of the register so that each can be
+/// dropped once used.
 fn render_all(
     r: &Renderer,
     config: &Config,
     register: &Register,
+    bios: Vec<String>,
     headshots: &crate::images::Processed,
     today: Date,
 ) -> Result<(), SinkError> {
     let base = r.site.base_path.clone();
+    let t = std::time::Instant::now();
 
-    // Mentor profiles and cards, in parallel: they are most of the work. Each profile's
-    // HTML is dropped once its page is written; listings only need the rest of the view.
-    // With a memo, a mentor's profile, card and search terms are keyed by their bio file's
-    // hash and their photo's: an unchanged mentor is not even made into a view again.
-    let keyed: Vec<(MentorView, Option<u64>)> = register
-        .mentors
-        .par_iter()
-        .map(|m| {
-            let photo = headshots.headshots.get(&m.slug);
-            let key = r.key(&(m.digest, &m.slug, photo.map(|h| &h.key)));
-            let path = PathBuf::from(format!("mentors/{}/index.html", m.slug));
-            if let Some(view) = r.remembered(&path, &m.slug, key)? {
-                images(r, &view, photo, &headshots.cache_dir)?;
-                return Ok((view, key));
-            }
-            let mut view = views::mentor(config, m, photo, today, &base);
-            images(r, &view, photo, &headshots.cache_dir)?;
-            let mut ctx = r.context(&r.site.register_url);
-            ctx.insert("mentor", &view);
-            r.render("mentor.html", path, &ctx, key)?;
-            view.bio_html = String::new();
-            r.remember(&view, key);
-            Ok((view, key))
-        })
-        .collect::<Result<_, SinkError>>()?;
+    // Mentor profiles and search terms, a batch at a time in parallel: they are most of the
+    // work. Each bio is dropped once its batch is done (a register's bios are most of its
+    // memory), each profile's HTML once its page is written; a mentor's terms are kept as
+    // numbers. With a memo, a mentor's profile, card and terms are keyed by their bio file's
+    // hash and their photo's: an unchanged mentor is not made again.
+    let mut own_vocab = search::Vocab::default();
+    let mut memo_vocab = r.memo.map(|m| lock(&m.vocab));
+    let vocab = memo_vocab.as_deref_mut().unwrap_or(&mut own_vocab);
+    let mut bios = bios.into_iter();
+    let mut keyed: Vec<Option<(MentorView, Option<u64>, Terms)>> =
+        Vec::with_capacity(register.mentors.len());
+    for batch in register.mentors.chunks(TERM_BATCH) {
+        let texts: Vec<String> = bios.by_ref().take(batch.len()).collect();
+        let made: Vec<Profiled> = batch
+            .par_iter()
+            .zip(&texts)
+            .map(|(m, bio)| profile(r, config, m, bio, headshots, today))
+            .collect::<Result<_, SinkError>>()?;
+        drop(texts);
+        for (view, key, found) in made {
+            let terms = found.unwrap_or_else(|made| {
+                let terms = Terms::from(vocab.pack(&made));
+                if let (Some(memo), Some(key)) = (r.memo, key) {
+                    lock(&memo.terms).insert(view.slug.clone(), (key, terms.clone()));
+                }
+                terms
+            });
+            keyed.push(Some((view, key, terms)));
+        }
+    }
+    crate::log::phase("render.profiles", t);
+    let t = std::time::Instant::now();
     // From here on mentors are in this build's register order: doc id = position.
-    let statuses: Vec<&str> = keyed.iter().map(|(m, _)| m.availability.status).collect();
+    let statuses: Vec<&str> = keyed
+        .iter()
+        .flatten()
+        .map(|(m, _, _)| m.availability.status)
+        .collect();
     let order = fair_order(&statuses, today);
-    let bios: Vec<&crate::register::Mentor> = order.iter().map(|&i| &register.mentors[i]).collect();
-    let mut slots: Vec<Option<(MentorView, Option<u64>)>> = keyed.into_iter().map(Some).collect();
-    let (mentors, keys): (Vec<MentorView>, Vec<Option<u64>>) =
-        order.iter().filter_map(|&i| slots[i].take()).unzip();
+    let mut postings = search::Postings::default();
+    let mut mentors = Vec::with_capacity(order.len());
+    let mut keys = Vec::with_capacity(order.len());
+    for (id, &i) in order.iter().enumerate() {
+        if let Some((view, key, terms)) = keyed[i].take() {
+            postings.add(id as u32, &terms);
+            mentors.push(view);
+            keys.push(key);
+        }
+    }
+    drop(keyed);
     let cards: Vec<Card> = mentors
         .par_iter()
         .zip(&keys)
         .map(|(m, key)| r.card(m, *key))
         .collect();
 
+    crate::log::phase("render.cards", t);
+    let t = std::time::Instant::now();
     // The search index, then the register's pages that load it.
     let filters = views::filters_of_views(config, &mentors);
-    // Terms a thousand mentors at a time, each batch added to the postings and dropped: a
-    // register's terms (a few hundred per bio) never sit in memory all at once.
-    let mut postings = search::Postings::default();
-    for start in (0..mentors.len()).step_by(TERM_BATCH) {
-        let end = (start + TERM_BATCH).min(mentors.len());
-        let terms: Vec<Terms> = (start..end)
-            .into_par_iter()
-            .map(|i| r.terms(&mentors[i], &bios[i].bio, keys[i]))
-            .collect();
-        for (i, t) in (start..end).zip(&terms) {
-            postings.add(i as u32, t);
-        }
-    }
-    let card_html: Vec<&str> = cards.iter().map(|c| c.html.as_str()).collect();
+    let postings = postings.sorted(vocab);
+    crate::log::phase("render.terms", t);
+    let t = std::time::Instant::now();
+    let card_html: Vec<&str> = cards.iter().map(|c| &*c.html).collect();
     let mut failed = None;
     let index = search::build(
         &mentors,
@@ -457,6 +480,8 @@ fn render_all(
     if let Some(e) = failed {
         return Err(e);
     }
+    crate::log::phase("render.search", t);
+    let t = std::time::Instant::now();
     let home = views::page(&register.home, base.clone(), "");
     let manifest = search::inline_json(&index);
     let counts = Counts {
@@ -486,7 +511,10 @@ fn render_all(
         ctx.insert("counts", &counts);
         r.render("index.html", path, &ctx, key)
     })?;
+    crate::log::phase("render.register", t);
+    let t = std::time::Instant::now();
     filter_pages(r, &filters, &mentors, &cards)?;
+    crate::log::phase("render.filters", t);
 
     // The handbook: index, one page per section, and a printable whole.
     if !register.handbook.is_empty() {

@@ -126,34 +126,99 @@ pub fn terms_of(m: &MentorView, bio: &str) -> Vec<(String, u32)> {
     terms
 }
 
-/// The free-text index as it is gathered: term → `id * 4 + weight` for each mentor that has
-/// it, mentor by mentor in doc-id order. A mentor's terms can be dropped once added, so a
-/// register's terms are never all in memory at once.
+/// Every term seen, each with a number: a mentor's terms are kept as numbers ([`Vocab::pack`]),
+/// so the memo holds them compactly and the postings are gathered without hashing strings.
 #[derive(Default)]
-pub struct Postings(HashMap<Box<str>, Vec<u32>>);
+pub struct Vocab {
+    ids: HashMap<Box<str>, u32>,
+    terms: Vec<Box<str>>,
+}
 
-impl Postings {
-    /// Add the `terms` ([`terms_of`]) of mentor `id`, which must follow every id added so far.
-    pub fn add(&mut self, id: u32, terms: &[(String, u32)]) {
-        for (term, weight) in terms {
-            let packed = id * 4 + weight;
-            match self.0.get_mut(term.as_str()) {
-                Some(list) => list.push(packed),
-                None => {
-                    self.0.insert(term.as_str().into(), vec![packed]);
-                }
-            }
+impl Vocab {
+    /// `terms` ([`terms_of`]) as `term number * 4 + weight`.
+    pub fn pack(&mut self, terms: &[(String, u32)]) -> Vec<u32> {
+        terms
+            .iter()
+            .map(|(term, weight)| self.id(term) * 4 + weight)
+            .collect()
+    }
+
+    fn id(&mut self, term: &str) -> u32 {
+        if let Some(&id) = self.ids.get(term) {
+            return id;
         }
+        let id = self.terms.len() as u32;
+        self.terms.push(term.into());
+        self.ids.insert(term.into(), id);
+        id
+    }
+
+    pub fn len(&self) -> usize {
+        self.terms.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.terms.is_empty()
+    }
+
+    /// The terms in number order (to save).
+    pub fn terms(&self) -> &[Box<str>] {
+        &self.terms
+    }
+
+    /// A vocabulary of `terms`, numbered in order (as saved).
+    pub fn from_terms(terms: Vec<Box<str>>) -> Vocab {
+        let ids = terms
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
+        Vocab { ids, terms }
     }
 }
 
-/// The index over `mentors` in doc-id order; `postings` holds their terms and `cards[i]` is
+/// The free-text index as it is gathered: for each term number, `id * 4 + weight` for each
+/// mentor that has it, mentor by mentor in doc-id order. A mentor's terms can be dropped once
+/// added, so a register's terms are never all in memory at once.
+#[derive(Default)]
+pub struct Postings(Vec<Vec<u32>>);
+
+impl Postings {
+    /// Add the packed terms ([`Vocab::pack`]) of mentor `id`, which must follow every id added
+    /// so far.
+    pub fn add(&mut self, id: u32, packed: &[u32]) {
+        for p in packed {
+            let term = (p / 4) as usize;
+            if term >= self.0.len() {
+                self.0.resize_with(term + 1, Vec::new);
+            }
+            self.0[term].push(id * 4 + p % 4);
+        }
+    }
+
+    /// Each term that some mentor has, with its list, in term order. Terms no mentor has any
+    /// more (a bio edited since the memo saw it) are left out.
+    pub fn sorted(self, vocab: &Vocab) -> Vec<(&str, Vec<u32>)> {
+        let mut postings: Vec<(&str, Vec<u32>)> = self
+            .0
+            .into_iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(t, list)| (&*vocab.terms[t], list))
+            .collect();
+        postings.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        postings
+    }
+}
+
+/// The index over `mentors` in doc-id order; `postings` ([`Postings::sorted`]) holds their
+/// terms and `cards[i]` is
 /// the `i`th mentor's card HTML; `page` mentors to a card chunk. Each file is handed to `emit`
 /// as soon as it is made (so they are not all held at once); the manifest is returned.
 pub fn build(
     mentors: &[MentorView],
     filters: &[FilterView],
-    postings: Postings,
+    postings: Vec<(&str, Vec<u32>)>,
     cards: &[&str],
     page: usize,
     base_path: &str,
@@ -200,9 +265,6 @@ pub fn build(
                 .push(codes);
         }
     }
-
-    let mut postings: Vec<(Box<str>, Vec<u32>)> = postings.0.into_iter().collect();
-    postings.sort_unstable_by(|a, b| a.0.cmp(&b.0));
 
     let mut put = |stem: &str, json: String| {
         let name = hashed(stem, &json);

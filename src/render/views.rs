@@ -200,12 +200,16 @@ pub fn base_path(base_url: &str) -> String {
     }
 }
 
+/// A mentor's public view, with `bio` (the register's own has been moved out to be dropped
+/// early); `with_bio` makes the bio's HTML too (only a profile page shows it).
 pub fn mentor(
     config: &Config,
     m: &Mentor,
+    bio: &str,
     photo: Option<&crate::images::Headshot>,
     today: Date,
     base_path: &str,
+    with_bio: bool,
 ) -> MentorView {
     let fields = config
         .fields
@@ -213,7 +217,11 @@ pub fn mentor(
         .filter(|def| !def.private)
         .filter_map(|def| m.fields.get(&def.key).map(|v| field_view(def, v)))
         .collect();
-    let bio = markdown::render(&m.bio, "");
+    let bio_html = if with_bio {
+        markdown::render(bio, "").html
+    } else {
+        String::new()
+    };
     let initials = initials(&m.name);
     let avatar_hue = hue(&m.slug);
     let avatar = crate::images::avatar::svg(&initials, avatar_hue);
@@ -236,8 +244,8 @@ pub fn mentor(
             .unwrap_or_else(|| format!("Photo of {}", m.name)),
         availability: availability(m, today),
         fields,
-        summary: summary(&m.bio),
-        bio_html: bio.html,
+        summary: summary(bio),
+        bio_html,
     }
 }
 

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::diag::Diagnostic;
+use crate::sink::Stamp;
 
 /// Where the record is kept, under the root.
 pub const FILE: &str = ".cache/build.json";
@@ -75,14 +76,24 @@ pub struct Settings<'a> {
 
 /// A hash of everything the build at `root` reads.
 pub fn inputs(root: &Path, settings: &Settings) -> std::io::Result<String> {
+    hash_of(root, settings, &[crate::content::CONTENT_DIR, "themes"])
+}
+
+/// A hash of what the build at `root` reads but its content: what its memo of pages is good for
+/// ([`crate::render::Memo::load`]).
+pub fn salt(root: &Path, settings: &Settings) -> std::io::Result<String> {
+    hash_of(root, settings, &["themes"])
+}
+
+fn hash_of(root: &Path, settings: &Settings, dirs: &[&str]) -> std::io::Result<String> {
     let mut h = Hasher::default();
     env!("CARGO_PKG_VERSION").hash(&mut h);
     // A rebuilt program with the same version number is a different program.
     if let Ok(exe) = std::env::current_exe() {
-        stamp(&exe, std::fs::metadata(&exe).ok()).hash(&mut h);
+        Stamp::of(&exe).hash(&mut h);
     }
     settings.hash(&mut h);
-    for dir in [crate::content::CONTENT_DIR, "themes"] {
+    for dir in dirs {
         contents(&root.join(dir), &mut h)?;
     }
     Ok(h.finish_hex())
@@ -121,9 +132,20 @@ fn contents(dir: &Path, h: &mut Hasher) -> std::io::Result<()> {
 
 /// A hash of every file under the output folder `dir` (with the count of files).
 pub fn outputs(dir: &Path) -> std::io::Result<(String, usize)> {
+    let files = files(dir)?;
+    Ok((outputs_of(dir, &files), files.len()))
+}
+
+/// The hash [`outputs`] gives for a folder `dir` holding `files` (in path order), as the writer
+/// found them after a build.
+pub fn outputs_of(dir: &Path, files: &[(PathBuf, Stamp)]) -> String {
     let mut h = Hasher::default();
-    let n = files(dir, &mut h)?;
-    Ok((h.finish_hex(), n))
+    dir.hash(&mut h);
+    for (rel, stamp) in files {
+        rel.hash(&mut h);
+        stamp.hash(&mut h);
+    }
+    h.finish_hex()
 }
 
 /// The record of the last clean build at `root`, if there is a readable one.
@@ -142,15 +164,14 @@ pub fn forget(root: &Path) {
     let _ = std::fs::remove_file(root.join(FILE));
 }
 
-/// Hash every file under `dir` (path, size, time, inode) in name order; a missing folder
-/// hashes as empty. Returns how many files there were.
-fn files(dir: &Path, h: &mut Hasher) -> std::io::Result<usize> {
-    dir.hash(h);
+/// Every file under `dir` but the output folder's mark, with its stamp (a symlink by its
+/// target), in path order; a missing folder has none.
+fn files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Stamp)>> {
+    let mut files = Vec::new();
     if !dir.exists() {
-        return Ok(0);
+        return Ok(files);
     }
-    let mut n = 0;
-    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
         let entry = entry.map_err(std::io::Error::other)?;
         if entry.file_type().is_dir() {
             continue;
@@ -160,32 +181,18 @@ fn files(dir: &Path, h: &mut Hasher) -> std::io::Result<usize> {
             .strip_prefix(dir)
             .unwrap_or(entry.path())
             .into();
-        rel.hash(h);
-        stamp(entry.path(), entry.metadata().ok()).hash(h);
-        n += 1;
+        if rel == Path::new(super::output::MARKER) {
+            continue;
+        }
+        let stamp = if entry.file_type().is_symlink() {
+            Stamp::of(entry.path())
+        } else {
+            entry.metadata().ok().map(|m| Stamp::from_meta(&m))
+        };
+        files.push((rel, stamp.unwrap_or(super::output::MISSING)));
     }
-    Ok(n)
-}
-
-/// Size, modification time (to the nanosecond) and inode; a symlink is stamped by its target.
-fn stamp(path: &Path, meta: Option<std::fs::Metadata>) -> (u64, u128, u64) {
-    let meta = match meta {
-        Some(m) if m.file_type().is_symlink() => std::fs::metadata(path).ok(),
-        m => m,
-    };
-    let Some(meta) = meta else {
-        return (u64::MAX, 0, 0);
-    };
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    #[cfg(unix)]
-    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
-    #[cfg(not(unix))]
-    let inode = 0;
-    (meta.len(), modified, inode)
+    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(files)
 }
 
 /// `std::hash::Hasher` over blake3, so the record does not depend on Rust's hasher.

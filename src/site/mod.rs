@@ -103,9 +103,13 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
         config.base_url = url.trim_end_matches('/').to_string();
     }
     let content_dir = root.join(crate::content::CONTENT_DIR);
+    let t = Instant::now();
     let tree = crate::content::load_cached(root, &mut diags, opts.content_cache.as_deref())
         .map_err(read_err(&content_dir))?;
+    crate::log::phase("content", t);
+    let t = Instant::now();
     let register = crate::register::build(&config, tree, &mut diags);
+    crate::log::phase("register", t);
     let theme =
         theme::load(root, &config.theme, &mut diags).map_err(read_err(&root.join("themes")))?;
     match theme {
@@ -167,10 +171,12 @@ pub fn render_with(
     sink: &dyn Sink,
     memo: Option<&render::Memo>,
 ) -> Result<render::Rendered, SiteError> {
+    let bios = render::take_bios(&mut prepared.register);
     let p = &*prepared;
     match render::site(
         &p.config,
         &p.register,
+        bios,
         &p.theme,
         p.today,
         &p.headshots,
@@ -217,8 +223,9 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let start = Instant::now();
     // What this build reads, stamped before any of it is read.
     let inputs = inputs_of(opts);
-    if let Some((hash, out, shown)) = &inputs
-        && let Some(outcome) = unchanged(opts, hash, out, shown, start)
+    crate::log::phase("inputs", start);
+    if let Some(i) = &inputs
+        && let Some(outcome) = unchanged(opts, &i.hash, &i.out, &i.shown, start)
     {
         return Ok(outcome);
     }
@@ -237,17 +244,39 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     };
     let writer = output::DiskWriter::open(&opts.root, &target)?;
     process_headshots(opts, &mut prepared, images::Mode::Build);
-    let files = render_into(&mut prepared, &writer)?;
+    // Pages the last build left in the output folder, by what they were made from.
+    let memo_file = opts.root.join(MEMO_FILE);
+    let memo = inputs
+        .as_ref()
+        .map(|i| render::Memo::load(&memo_file, i.salt.clone()));
+    crate::log::phase("memo", start);
+    let t = Instant::now();
+    let rendered = render_with(&mut prepared, &writer, memo.as_ref())?;
+    crate::log::phase("render", t);
+    crate::log::detail(
+        "rendered",
+        &[
+            ("made", &rendered.rendered.to_string()),
+            ("reused", &rendered.reused.to_string()),
+        ],
+    );
+    let files = rendered.files;
+    let t = Instant::now();
     let out = writer.dir().to_path_buf();
-    let report = writer.finish()?;
+    let (report, stamps) = writer.finish_stamped()?;
+    crate::log::phase("finish", t);
     let outcome = outcome(opts, prepared, files, Some(report), start);
-    if let Some((hash, _, _)) = inputs
+    if let Some(memo) = &memo {
+        memo.settle(&stamps);
+        // A memo that cannot be saved only costs the next build its reuse.
+        let _ = memo.save(&memo_file);
+    }
+    if let Some(i) = inputs
         && !outcome.diagnostics.has_errors()
-        && let Ok((outputs, _)) = fingerprint::outputs(&out)
     {
         let record = fingerprint::Record {
-            inputs: hash,
-            outputs,
+            inputs: i.hash,
+            outputs: fingerprint::outputs_of(&out, &stamps),
             mentors: outcome.mentors,
             handbook_sections: outcome.handbook_sections,
             pages: outcome.pages,
@@ -262,12 +291,28 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
         // A record that cannot be written only costs the next build its shortcut.
         let _ = fingerprint::save(&opts.root, &record);
     }
+    crate::log::phase("build", start);
     Ok(outcome)
 }
 
-/// The hash of what a build with `opts` reads, and the output folder it writes (resolved);
-/// `None` when the config cannot be read (the build will say why).
-fn inputs_of(opts: &BuildOptions) -> Option<(String, PathBuf, PathBuf)> {
+/// What a build with `opts` reads, hashed, and the output folder it writes.
+struct Inputs {
+    /// Everything ([`fingerprint::inputs`]).
+    hash: String,
+    /// Everything but the content ([`fingerprint::salt`]).
+    salt: String,
+    /// The output folder, resolved.
+    out: PathBuf,
+    /// The output folder as given.
+    shown: PathBuf,
+}
+
+/// Where `build` keeps its memo of pages, under the root.
+pub const MEMO_FILE: &str = ".cache/render.bin";
+
+/// What a build with `opts` reads; `None` when the config cannot be read (the build will say
+/// why).
+fn inputs_of(opts: &BuildOptions) -> Option<Inputs> {
     let config_text = std::fs::read(opts.root.join(crate::config::FILE_NAME)).ok()?;
     let config = Config::load(&opts.root).ok()?.ok()?;
     let shown = output_dir(opts, &config);
@@ -278,8 +323,12 @@ fn inputs_of(opts: &BuildOptions) -> Option<(String, PathBuf, PathBuf)> {
         output_dir: &out,
         today: opts.today.unwrap_or_else(|| today(&config)),
     };
-    let hash = fingerprint::inputs(&opts.root, &settings).ok()?;
-    Some((hash, out, shown))
+    Some(Inputs {
+        hash: fingerprint::inputs(&opts.root, &settings).ok()?,
+        salt: fingerprint::salt(&opts.root, &settings).ok()?,
+        out,
+        shown,
+    })
 }
 
 /// The last clean build's outcome, when it read the same inputs and its output is untouched.

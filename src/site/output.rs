@@ -6,12 +6,12 @@
 //! folder that is, holds or sits inside the site's own files is refused, as is any non-empty
 //! folder that mentorsite did not make (it marks its own with a `.mentorsite` file).
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::sink::{OutputFile, Sink, SinkError, WriteError, write_atomic};
+use crate::sink::{OutputFile, Sink, SinkError, Stamp, WriteError, write_atomic};
 
 pub const MARKER: &str = ".mentorsite";
 
@@ -170,7 +170,8 @@ pub struct DiskWriter {
     dir: PathBuf,
     written: AtomicUsize,
     unchanged: AtomicUsize,
-    paths: Mutex<BTreeSet<PathBuf>>,
+    /// Every file this build wrote or kept, with its stamp when that is known already.
+    paths: Mutex<HashMap<PathBuf, Option<Stamp>>>,
 }
 
 impl DiskWriter {
@@ -189,7 +190,7 @@ impl DiskWriter {
             dir,
             written: AtomicUsize::new(0),
             unchanged: AtomicUsize::new(0),
-            paths: Mutex::new(BTreeSet::new()),
+            paths: Mutex::new(HashMap::new()),
         })
     }
 
@@ -200,20 +201,27 @@ impl DiskWriter {
 
     /// Remove what this build did not write, and report.
     pub fn finish(self) -> Result<WriteReport, OutputError> {
+        self.finish_stamped().map(|(report, _)| report)
+    }
+
+    /// [`finish`](Self::finish), with every file the folder then holds and its [`Stamp`], in
+    /// path order (for the build's record and its memo of pages).
+    pub fn finish_stamped(self) -> Result<(WriteReport, Vec<(PathBuf, Stamp)>), OutputError> {
         let keep = self.paths.into_inner().unwrap_or_else(|e| e.into_inner());
-        let removed = prune(&self.dir, &keep)?;
-        Ok(WriteReport {
+        let (removed, stamps) = prune(&self.dir, &keep)?;
+        let report = WriteReport {
             written: self.written.into_inner(),
             unchanged: self.unchanged.into_inner(),
             removed,
-        })
+        };
+        Ok((report, stamps))
     }
 
-    fn record(&self, path: PathBuf) {
+    fn record(&self, path: PathBuf, stamp: Option<Stamp>) {
         self.paths
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(path);
+            .insert(path, stamp);
     }
 }
 
@@ -221,14 +229,28 @@ impl Sink for DiskWriter {
     fn put(&self, file: OutputFile) -> Result<(), SinkError> {
         let target = self.dir.join(&file.path);
         // Unchanged files keep their dates: servers, caches and live reload see no change.
-        if std::fs::read(&target).is_ok_and(|old| old == file.bytes) {
-            self.unchanged.fetch_add(1, Ordering::Relaxed);
-        } else {
-            write_atomic(&target, &file.bytes)?;
-            self.written.fetch_add(1, Ordering::Relaxed);
-        }
-        self.record(file.path);
+        let stamp = match same_file(&target, &file.bytes) {
+            Some(stamp) => {
+                self.unchanged.fetch_add(1, Ordering::Relaxed);
+                Some(stamp)
+            }
+            None => {
+                write_atomic(&target, &file.bytes)?;
+                self.written.fetch_add(1, Ordering::Relaxed);
+                Stamp::of(&target)
+            }
+        };
+        self.record(file.path, stamp);
         Ok(())
+    }
+
+    fn keep(&self, path: &Path, stamp: &Stamp) -> Result<bool, SinkError> {
+        if Stamp::of(&self.dir.join(path)).as_ref() != Some(stamp) {
+            return Ok(false);
+        }
+        self.unchanged.fetch_add(1, Ordering::Relaxed);
+        self.record(path.to_path_buf(), Some(*stamp));
+        Ok(true)
     }
 
     /// Images have content-hashed names: one already in place with the same size is the same.
@@ -244,9 +266,22 @@ impl Sink for DiskWriter {
             write_atomic(&target, &std::fs::read(from)?)?;
             self.written.fetch_add(1, Ordering::Relaxed);
         }
-        self.record(path);
+        self.record(path, None);
         Ok(())
     }
+}
+
+/// The stamp of `target` if it holds exactly `bytes` (read only when the size matches).
+fn same_file(target: &Path, bytes: &[u8]) -> Option<Stamp> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(target).ok()?;
+    let meta = file.metadata().ok()?;
+    if meta.len() != bytes.len() as u64 {
+        return None;
+    }
+    let mut old = Vec::with_capacity(bytes.len());
+    file.read_to_end(&mut old).ok()?;
+    (old == bytes).then(|| Stamp::from_meta(&meta))
 }
 
 /// Write `files` into `out` for the site at `root`, and prune: the whole job for callers that
@@ -262,11 +297,18 @@ pub fn write(root: &Path, out: &Path, files: &[OutputFile]) -> Result<WriteRepor
     writer.finish()
 }
 
-/// Delete files under `out_dir` that are not in `keep` (and folders left empty). Symlinks are
-/// removed as links, never followed.
-fn prune(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<usize, OutputError> {
+/// Delete files under `out_dir` that are not in `keep`, and the folders that leaves empty.
+/// Symlinks are removed as links, never followed. Returns how many files went, and what is
+/// left with its [`Stamp`] (a symlink stamped by its target), in path order.
+fn prune(
+    out_dir: &Path,
+    keep: &HashMap<PathBuf, Option<Stamp>>,
+) -> Result<(usize, Vec<(PathBuf, Stamp)>), OutputError> {
     let mut removed = 0;
     let mut dirs = Vec::new();
+    let mut kept = Vec::new();
+    // Folders holding something that stays: only the others are looked at again.
+    let mut occupied: HashSet<PathBuf> = HashSet::new();
     for entry in walkdir::WalkDir::new(out_dir).min_depth(1) {
         let entry = entry.map_err(|e| OutputError::Io {
             path: out_dir.to_path_buf(),
@@ -274,21 +316,50 @@ fn prune(out_dir: &Path, keep: &BTreeSet<PathBuf>) -> Result<usize, OutputError>
         })?;
         let rel = entry.path().strip_prefix(out_dir).unwrap_or(entry.path());
         if entry.file_type().is_dir() {
-            dirs.push(entry.path().to_path_buf());
-        } else if rel != Path::new(MARKER) && !keep.contains(rel) {
+            dirs.push(rel.to_path_buf());
+        } else if rel == Path::new(MARKER) {
+            // The folder's own mark: neither pruned nor part of the site.
+            continue;
+        } else if !keep.contains_key(rel) {
             std::fs::remove_file(entry.path()).map_err(io(entry.path()))?;
             removed += 1;
+        } else {
+            let stamp = if let Some(Some(known)) = keep.get(rel) {
+                Some(*known)
+            } else if entry.file_type().is_symlink() {
+                Stamp::of(entry.path())
+            } else {
+                entry.metadata().ok().map(|m| Stamp::from_meta(&m))
+            };
+            let mut parent = rel.parent();
+            while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+                if !occupied.insert(p.to_path_buf()) {
+                    break;
+                }
+                parent = p.parent();
+            }
+            kept.push((rel.to_path_buf(), stamp.unwrap_or(MISSING)));
         }
     }
     // Deepest first, so a folder emptied of folders goes too.
+    dirs.retain(|d| !occupied.contains(d));
     dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
     for d in dirs {
+        let d = out_dir.join(d);
         if std::fs::read_dir(&d).map_err(io(&d))?.next().is_none() {
             std::fs::remove_dir(&d).map_err(io(&d))?;
         }
     }
-    Ok(removed)
+    kept.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok((removed, kept))
 }
+
+/// The stamp of a file that vanished while the folder was read.
+pub const MISSING: Stamp = Stamp {
+    len: u64::MAX,
+    modified: 0,
+    inode: 0,
+};
 
 #[cfg(test)]
 mod tests {
