@@ -53,7 +53,16 @@ pub fn detail(kind: &str, fields: &[(&str, &str)]) {
 pub fn phase(name: &str, since: std::time::Instant) {
     if level() >= Level::Verbose {
         let ms = format!("{:.1}", since.elapsed().as_secs_f64() * 1000.0);
-        write("phase", &[("name", name), ("ms", &ms)]);
+        // The process's peak memory so far (Linux), to see which stage sets it.
+        let peak = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .map(|v| v.trim().trim_end_matches(" kB").to_string())
+            })
+            .unwrap_or_default();
+        write("phase", &[("name", name), ("ms", &ms), ("peak_kb", &peak)]);
     }
 }
 

@@ -8,7 +8,7 @@ pub mod frontmatter;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use rayon::prelude::*;
@@ -46,11 +46,11 @@ pub fn digest(bytes: &[u8]) -> u64 {
 /// Everything found under `content/`, each list sorted by path.
 #[derive(Debug, Default)]
 pub struct ContentTree {
-    pub home: Option<Document>,
-    pub mentors: Vec<Document>,
-    pub handbook_index: Option<Document>,
-    pub handbook: Vec<Document>,
-    pub pages: Vec<Document>,
+    pub home: Option<Arc<Document>>,
+    pub mentors: Vec<Arc<Document>>,
+    pub handbook_index: Option<Arc<Document>>,
+    pub handbook: Vec<Arc<Document>>,
+    pub pages: Vec<Arc<Document>>,
     /// Image files under `content/`, relative to the root.
     pub images: BTreeSet<PathBuf>,
     /// Symbolic links with an image's name: never followed (one could point outside the root),
@@ -77,7 +77,9 @@ pub fn is_ignored_name(name: &str) -> bool {
 #[derive(Default)]
 pub struct Cache(Mutex<HashMap<PathBuf, Cached>>);
 
-type Cached = (Stamp, Option<Document>, Diagnostics);
+/// Documents are shared with the tree each build is given, not copied (a register's bios are
+/// tens of megabytes).
+type Cached = (Stamp, Option<Arc<Document>>, Diagnostics);
 
 /// What a file's metadata says about its content: size, modification time, and (on Unix) the
 /// inode, which an editor's save-by-rename changes even within one clock tick.
@@ -171,7 +173,7 @@ pub fn load_cached(
 
     // Read and parse in parallel; each file's problems are kept with it, so the messages come
     // out in path order whatever the threads did.
-    let parsed: Vec<(PathBuf, Option<Document>, Diagnostics)> = markdown
+    let parsed: Vec<(PathBuf, Option<Arc<Document>>, Diagnostics)> = markdown
         .into_par_iter()
         .map(|(rel, stamp)| {
             if let Some(cache) = cache {
@@ -186,7 +188,7 @@ pub fn load_cached(
             let mut problems = Diagnostics::new();
             let bytes = std::fs::read(root.join(&rel))?;
             let doc = match String::from_utf8(bytes) {
-                Ok(text) => read_document(&rel, &text, &mut problems),
+                Ok(text) => read_document(&rel, &text, &mut problems).map(Arc::new),
                 Err(_) => {
                     problems.push(
                         Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")

@@ -58,22 +58,19 @@ pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) ->
     let mut mentors: Vec<Mentor> = Vec::new();
     let mut rejected: Vec<Mentor> = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for mut doc in std::mem::take(&mut tree.mentors) {
-        let doc = &mut doc;
+    for doc in std::mem::take(&mut tree.mentors) {
         let photos = mentor::Photos {
             files: &tree.images,
             links: &tree.image_links,
         };
-        let (m, ok) = mentor::validate(config, doc, photos, diags);
+        let (m, ok) = mentor::validate(config, &doc, photos, diags);
         if !ok {
             rejected.push(m);
             continue;
         }
         let mut m = m;
-        // The bio moves rather than copies: a register can be thousands of them.
-        m.bio = std::mem::take(&mut doc.body);
         if let Some(first) = seen.get(&m.slug) {
-            let mut r = Reader { doc, diags };
+            let mut r = Reader { doc: &doc, diags };
             r.error(
                 crate::diag::Pos::START,
                 format!(
@@ -86,6 +83,12 @@ pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) ->
             continue;
         }
         seen.insert(m.slug.clone(), doc.path.clone());
+        // The bio moves rather than copies when the document is not shared with a cache
+        // (`serve`'s): a register can be thousands of them.
+        m.bio = match std::sync::Arc::try_unwrap(doc) {
+            Ok(doc) => doc.body,
+            Err(shared) => shared.body.clone(),
+        };
         mentors.push(m);
     }
     mentors.sort_by(|a, b| a.slug.cmp(&b.slug));
