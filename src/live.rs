@@ -338,6 +338,7 @@ pub struct Builder {
 impl Builder {
     pub fn new(mut opts: BuildOptions) -> Builder {
         opts.content_cache.get_or_insert_with(Default::default);
+        opts.register_cache.get_or_insert_with(Default::default);
         // File events name absolute paths.
         if let Ok(root) = std::path::absolute(&opts.root) {
             opts.root = root;
@@ -376,6 +377,10 @@ impl Builder {
             p.starts_with(root.join("themes")) || p == &root.join(crate::config::FILE_NAME)
         }) {
             self.memo.clear();
+            // How bios are checked depends on the config.
+            if let Some(cache) = &self.opts.register_cache {
+                cache.clear();
+            }
         }
         match self.build() {
             Ok((files, mut rebuilt)) => {

@@ -4,8 +4,11 @@
 mod fields;
 mod mentor;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::content::{ContentTree, Document};
@@ -54,41 +57,125 @@ const RESERVED_SLUGS: &[&str] = &[
     "mentors", "handbook", "requests", "static", "search", "404", "sitemap", "index",
 ];
 
-pub fn build(config: &Config, mut tree: ContentTree, diags: &mut Diagnostics) -> Register {
+/// Bios checked in an earlier build (`serve`), by file: a document that the content cache hands
+/// over unchanged (the same `Arc`), among the same photos, is not checked again. Whoever changes
+/// the config calls [`Cache::clear`].
+#[derive(Default)]
+pub struct Cache(Mutex<HashMap<PathBuf, Checked>>);
+
+struct Checked {
+    doc: Arc<Document>,
+    photos: u64,
+    mentor: Mentor,
+    ok: bool,
+    problems: Diagnostics,
+}
+
+impl Cache {
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map_or(0, |m| m.len());
+        write!(f, "register::Cache({n} bios)")
+    }
+}
+
+pub fn build(config: &Config, tree: ContentTree, diags: &mut Diagnostics) -> Register {
+    build_cached(config, tree, diags, None)
+}
+
+/// [`build`], reusing what `cache` holds of bios that have not changed.
+pub fn build_cached(
+    config: &Config,
+    mut tree: ContentTree,
+    diags: &mut Diagnostics,
+    cache: Option<&Cache>,
+) -> Register {
     let mut mentors: Vec<Mentor> = Vec::new();
     let mut rejected: Vec<Mentor> = Vec::new();
     let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for doc in std::mem::take(&mut tree.mentors) {
-        let photos = mentor::Photos {
-            files: &tree.images,
-            links: &tree.image_links,
-        };
-        let (m, ok) = mentor::validate(config, &doc, photos, diags);
+    let photos = mentor::Photos {
+        files: &tree.images,
+        links: &tree.image_links,
+    };
+    let photos_key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (photos.files, photos.links).hash(&mut h);
+        h.finish()
+    };
+    // Each bio is checked on its own, in parallel; the problems come out in path order. Once
+    // checked, a document's front matter is dropped and its bio moved into the mentor (copied
+    // when the document is shared with `serve`'s cache): a register can be thousands of them.
+    let docs = std::mem::take(&mut tree.mentors);
+    let checked: Vec<(Mentor, bool, Diagnostics)> = docs
+        .into_par_iter()
+        .map(|doc| {
+            if let Some(cache) = cache {
+                let map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(c) = map.get(&doc.path)
+                    && Arc::ptr_eq(&c.doc, &doc)
+                    && c.photos == photos_key
+                {
+                    let mut m = c.mentor.clone();
+                    m.bio = doc.body.clone();
+                    return (m, c.ok, c.problems.clone());
+                }
+            }
+            let mut problems = Diagnostics::new();
+            let (m, ok) = mentor::validate(config, &doc, photos, &mut problems);
+            if let Some(cache) = cache {
+                let checked = Checked {
+                    doc: doc.clone(),
+                    photos: photos_key,
+                    mentor: m.clone(),
+                    ok,
+                    problems: problems.clone(),
+                };
+                let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+                map.insert(doc.path.clone(), checked);
+            }
+            let mut m = m;
+            m.bio = match Arc::try_unwrap(doc) {
+                Ok(doc) => doc.body,
+                Err(shared) => shared.body.clone(),
+            };
+            (m, ok, problems)
+        })
+        .collect();
+    if let Some(cache) = cache {
+        let present: std::collections::HashSet<&PathBuf> =
+            checked.iter().map(|(m, ..)| &m.source).collect();
+        let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|path, _| present.contains(path));
+    }
+    for (mut m, ok, problems) in checked {
+        diags.extend(problems);
         if !ok {
+            m.bio = String::new();
             rejected.push(m);
             continue;
         }
-        let mut m = m;
         if let Some(first) = seen.get(&m.slug) {
-            let mut r = Reader { doc: &doc, diags };
-            r.error(
-                crate::diag::Pos::START,
-                format!(
-                    "a bio for `{}` already exists at {}",
-                    m.slug,
-                    crate::diag::display_path(first)
-                ),
-                "keep one of the two files",
+            diags.push(
+                crate::diag::Diagnostic::error(
+                    &m.source,
+                    crate::diag::Pos::START,
+                    format!(
+                        "a bio for `{}` already exists at {}",
+                        m.slug,
+                        crate::diag::display_path(first)
+                    ),
+                )
+                .with_hint("keep one of the two files"),
             );
             continue;
         }
-        seen.insert(m.slug.clone(), doc.path.clone());
-        // The bio moves rather than copies when the document is not shared with a cache
-        // (`serve`'s): a register can be thousands of them.
-        m.bio = match std::sync::Arc::try_unwrap(doc) {
-            Ok(doc) => doc.body,
-            Err(shared) => shared.body.clone(),
-        };
+        seen.insert(m.slug.clone(), m.source.clone());
         mentors.push(m);
     }
     mentors.sort_by(|a, b| a.slug.cmp(&b.slug));

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::search::Vocab;
 use super::views::MentorView;
@@ -55,8 +55,9 @@ pub struct Memo {
     salt: String,
 }
 
-/// The memo as `.cache/` keeps it.
-#[derive(Serialize, Deserialize)]
+/// The memo as `.cache/` keeps it (written from borrowed parts in the same order, see
+/// [`Memo::save`]).
+#[derive(Deserialize)]
 struct Saved {
     format: u32,
     salt: String,
@@ -138,27 +139,31 @@ impl Memo {
     /// Write the memo to `file` (after [`settle`](Self::settle)); pages in memory are not kept.
     pub fn save(&self, file: &Path) -> Result<(), crate::sink::WriteError> {
         let vocab = lock(&self.vocab);
-        let saved = Saved {
-            format: FORMAT,
-            salt: self.salt.clone(),
-            generation: *lock(&self.generation),
-            pages: lock(&self.pages)
+        let pages = lock(&self.pages);
+        let cards = lock(&self.cards);
+        let terms = lock(&self.terms);
+        // Borrowed, in the shape of [`Saved`]: the cards are not copied to be written.
+        let saved = (
+            FORMAT,
+            &self.salt,
+            *lock(&self.generation),
+            pages
                 .iter()
                 .filter_map(|(path, (key, kept))| match kept {
-                    Kept::OnDisk(stamp) => Some((path.clone(), *key, *stamp)),
+                    Kept::OnDisk(stamp) => Some((path, *key, stamp)),
                     Kept::Bytes(_) | Kept::Written => None,
                 })
-                .collect(),
-            cards: lock(&self.cards)
+                .collect::<Vec<_>>(),
+            cards
                 .iter()
-                .map(|(slug, (key, html))| (slug.clone(), *key, html.to_string()))
-                .collect(),
-            terms: lock(&self.terms)
+                .map(|(slug, (key, html))| (slug, *key, &**html))
+                .collect::<Vec<_>>(),
+            terms
                 .iter()
-                .map(|(slug, (key, terms))| (slug.clone(), *key, terms.to_vec()))
-                .collect(),
-            vocab: vocab.terms().to_vec(),
-        };
+                .map(|(slug, (key, terms))| (slug, *key, &**terms))
+                .collect::<Vec<_>>(),
+            vocab.terms(),
+        );
         let bytes = postcard::to_stdvec(&saved).unwrap_or_default();
         crate::sink::write_atomic(file, &bytes)
     }
@@ -188,5 +193,47 @@ impl Memo {
         lock(&self.cards).retain(|s, _| slugs.contains(s.as_str()));
         lock(&self.terms).retain(|s, _| slugs.contains(s.as_str()));
         lock(&self.views).retain(|s, _| slugs.contains(s.as_str()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_memo_loads_as_it_was_and_only_with_its_salt() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("render.bin");
+        let memo = Memo::on_disk("salt".into());
+        *lock(&memo.generation) = 7;
+        let stamp = Stamp {
+            len: 3,
+            modified: 9,
+            inode: 11,
+        };
+        lock(&memo.pages).insert("a/index.html".into(), (1, Kept::Written));
+        lock(&memo.pages).insert(
+            "b/index.html".into(),
+            (2, Kept::Bytes(Page::from(&b"x"[..]))),
+        );
+        memo.settle(&[("a/index.html".into(), stamp)]);
+        lock(&memo.cards).insert("jo".into(), (3, CardHtml::from("<li>Jo</li>")));
+        let packed = lock(&memo.vocab).pack(&[("gp".into(), 3), ("leeds".into(), 1)]);
+        lock(&memo.terms).insert("jo".into(), (4, Terms::from(packed.clone())));
+        memo.save(&file).unwrap();
+
+        let loaded = Memo::load(&file, "salt".into());
+        assert_eq!(*lock(&loaded.generation), 7);
+        let pages = lock(&loaded.pages);
+        assert_eq!(pages.len(), 1, "a page never stamped is not kept");
+        assert!(
+            matches!(pages.get(Path::new("a/index.html")), Some((1, Kept::OnDisk(s))) if *s == stamp)
+        );
+        assert_eq!(&*lock(&loaded.cards)["jo"].1, "<li>Jo</li>");
+        assert_eq!(&*lock(&loaded.terms)["jo"].1, &packed[..]);
+        assert_eq!(lock(&loaded.vocab).len(), 2);
+
+        let other = Memo::load(&file, "another theme".into());
+        assert!(lock(&other.pages).is_empty() && lock(&other.cards).is_empty());
     }
 }

@@ -692,7 +692,7 @@ fn filter_pages(
 pub const PAGE_SIZE: usize = 24;
 
 /// Mentors whose search terms are made at once (see `render_all`).
-const TERM_BATCH: usize = 1024;
+const TERM_BATCH: usize = 256;
 
 /// Where a listing page is and what it links to.
 #[derive(Debug, Clone, Serialize)]

@@ -30,6 +30,8 @@ pub struct BuildOptions {
     pub today: Option<Date>,
     /// Parsed content kept between builds (`serve`).
     pub content_cache: Option<std::sync::Arc<crate::content::Cache>>,
+    /// Bios checked in an earlier build (`serve`).
+    pub register_cache: Option<std::sync::Arc<crate::register::Cache>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,7 +110,8 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
         .map_err(read_err(&content_dir))?;
     crate::log::phase("content", t);
     let t = Instant::now();
-    let register = crate::register::build(&config, tree, &mut diags);
+    let register =
+        crate::register::build_cached(&config, tree, &mut diags, opts.register_cache.as_deref());
     crate::log::phase("register", t);
     let theme =
         theme::load(root, &config.theme, &mut diags).map_err(read_err(&root.join("themes")))?;
