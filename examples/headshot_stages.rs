@@ -1,6 +1,6 @@
 //! Where a headshot's processing time goes, and what each format costs in bytes at a given
 //! quality, with PSNR against the resized original so sizes are compared at like quality; and
-//! what decoding at a reduced scale saves (a phone's 4032×3024 photo is decoded at ¼ for 640 px).
+//! what decoding at a reduced scale saves (a phone's 4032×3024 photo is decoded at ½ for 640 px).
 //!
 //!     cargo run --release --example headshot_stages -- PHOTO.jpg [PHOTO.jpg …]
 
@@ -72,7 +72,7 @@ fn main() {
     println!("{} photos", n);
     println!("decode            {:>7.2} ms per photo", ms(decode / n));
     println!(
-        "decode for {} px  {:>7.2} ms per photo (at the smallest scale that covers it)",
+        "decode for {} px  {:>7.2} ms per photo (at the smallest scale that covers twice it)",
         widths[0],
         ms(decode_for / n)
     );

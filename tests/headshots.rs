@@ -471,9 +471,9 @@ fn every_width_of_a_large_rotated_photo_is_upright_metadata_free_and_the_same_ea
 
 #[test]
 fn a_photo_decoded_at_half_its_size_is_upright_metadata_free_and_the_same_each_build() {
-    // 2600×1300 as stored: its 1300 px crop is still 650 px at half scale, enough for 640, so
-    // the JPEG is decoded at ½.
-    large_rotated_photo(2600, 1300);
+    // 5200×2600 as stored: its 2600 px crop is still 1300 px at half scale, twice 640 and
+    // more, so the JPEG is decoded at ½.
+    large_rotated_photo(5200, 2600);
 }
 
 /// A `w`×`h` JPEG, left red and right blue, that EXIF turns 90° (red above blue) and that

@@ -24,7 +24,7 @@ use crate::register::{Headshot as Source, Register};
 use pipeline::Unusable;
 
 /// Bump when the pipeline's output changes, so old cache entries are not reused.
-const PIPELINE_VERSION: &str = "headshots-5";
+const PIPELINE_VERSION: &str = "headshots-6";
 pub const CACHE_DIR: &str = ".cache/headshots";
 const MEMO_FILE: &str = "sources.json";
 
