@@ -1,5 +1,6 @@
 //! Where a headshot's processing time goes, and what each format costs in bytes at a given
-//! quality, with PSNR against the resized original so sizes are compared at like quality.
+//! quality, with PSNR against the resized original so sizes are compared at like quality; and
+//! what decoding at a reduced scale saves (a phone's 4032×3024 photo is decoded at ½ for 640 px).
 //!
 //!     cargo run --release --example headshot_stages -- PHOTO.jpg [PHOTO.jpg …]
 
@@ -16,6 +17,9 @@ fn main() {
     let aspect = (1, 1);
     let widths = [640u32, 320, 160];
     let mut decode = Duration::ZERO;
+    let mut decode_for = Duration::ZERO;
+    let mut cascade_whole = Duration::ZERO;
+    let mut cascade_scaled = Duration::ZERO;
     let mut resize = Duration::ZERO;
     let mut encode: Vec<(String, Duration, usize, f64)> = Vec::new();
     for path in &paths {
@@ -23,6 +27,16 @@ fn main() {
         let t = Instant::now();
         let img = pipeline::decode(&bytes).expect("decode");
         decode += t.elapsed();
+        let t = Instant::now();
+        let scaled = pipeline::decode_for(&bytes, aspect, widths[0]).expect("decode");
+        decode_for += t.elapsed();
+        let ascending = [widths[2], widths[1], widths[0]];
+        let t = Instant::now();
+        pipeline::resize_cascade(&img, aspect, &ascending).expect("resize");
+        cascade_whole += t.elapsed();
+        let t = Instant::now();
+        pipeline::resize_cascade(&scaled, aspect, &ascending).expect("resize");
+        cascade_scaled += t.elapsed();
         for w in widths {
             let t = Instant::now();
             let px = pipeline::resize(&img, aspect, w).expect("resize");
@@ -57,7 +71,17 @@ fn main() {
     let n = paths.len() as u32;
     println!("{} photos", n);
     println!("decode            {:>7.2} ms per photo", ms(decode / n));
+    println!(
+        "decode for {} px  {:>7.2} ms per photo (at the smallest scale that covers twice it)",
+        widths[0],
+        ms(decode_for / n)
+    );
     println!("resize (3 widths) {:>7.2} ms per photo", ms(resize / n));
+    println!(
+        "cascade           {:>7.2} ms from the whole photo, {:.2} ms from the scaled one",
+        ms(cascade_whole / n),
+        ms(cascade_scaled / n)
+    );
     for (label, spent, bytes, psnr) in encode {
         println!(
             "{label:<18}{:>7.2} ms  {:>8.1} KiB  PSNR {:>5.2} dB",

@@ -464,14 +464,27 @@ fn unchanged_photos_come_from_the_cache_and_settings_changes_reprocess() {
 
 #[test]
 fn every_width_of_a_large_rotated_photo_is_upright_metadata_free_and_the_same_each_build() {
-    // 1400×700 as stored, left red and right blue; upright (turned 90°) it is 700×1400, red
-    // above blue, and its 700×700 crop gives all three default widths: 640 from the photo,
-    // 320 from the 640, 160 from the 320.
-    let mut px = Vec::with_capacity(1400 * 700 * 3);
-    for y in 0..700u32 {
-        for x in 0..1400u32 {
+    // 1400×700 as stored; upright (turned 90°) it is 700×1400 and its 700×700 crop gives all
+    // three default widths: 640 from the photo, 320 from the 640, 160 from the 320.
+    large_rotated_photo(1400, 700);
+}
+
+#[test]
+fn a_photo_decoded_at_half_its_size_is_upright_metadata_free_and_the_same_each_build() {
+    // 5200×2600 as stored: its 2600 px crop is still 1300 px at half scale, twice 640 and
+    // more, so the JPEG is decoded at ½.
+    large_rotated_photo(5200, 2600);
+}
+
+/// A `w`×`h` JPEG, left red and right blue, that EXIF turns 90° (red above blue) and that
+/// carries GPS: every default width comes out upright, square, metadata-free, and the same
+/// bytes from a second cold build.
+fn large_rotated_photo(w: u16, h: u16) {
+    let mut px = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+    for y in 0..u32::from(h) {
+        for x in 0..u32::from(w) {
             let grain = ((x * 7 + y * 13) % 17) as u8;
-            px.extend(if x < 700 {
+            px.extend(if x < u32::from(w) / 2 {
                 [210 + grain, 20 + grain, 20]
             } else {
                 [20, 20 + grain, 210 + grain]
@@ -480,8 +493,8 @@ fn every_width_of_a_large_rotated_photo_is_upright_metadata_free_and_the_same_ea
     }
     let photo = jpeg(
         &px,
-        1400,
-        700,
+        w,
+        h,
         jpeg_encoder::ColorType::Rgb,
         Some(exif_rotated_with_gps()),
     );

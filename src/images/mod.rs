@@ -24,7 +24,7 @@ use crate::register::{Headshot as Source, Register};
 use pipeline::Unusable;
 
 /// Bump when the pipeline's output changes, so old cache entries are not reused.
-const PIPELINE_VERSION: &str = "headshots-3";
+const PIPELINE_VERSION: &str = "headshots-6";
 pub const CACHE_DIR: &str = ".cache/headshots";
 const MEMO_FILE: &str = "sources.json";
 
@@ -388,7 +388,12 @@ fn run(cx: &Context, job: &Job) -> Outcome {
     // Decoded pixels are the build's largest allocations: how many photos are open at once is
     // bounded by their pixels, not by the number of threads.
     let _pixels = budget.take(pixels);
-    let upright = match pipeline::decode(&data) {
+    let largest = headshot.widths.last().copied().unwrap_or(u32::MAX);
+    let decoded = match mode {
+        Mode::Check => pipeline::decode(&data),
+        Mode::Build => pipeline::decode_for(&data, settings.aspect, largest),
+    };
+    let upright = match decoded {
         Ok(u) => u,
         Err(why) => return Outcome::Unusable(why),
     };

@@ -77,7 +77,40 @@ pub fn decode(bytes: &[u8]) -> Result<Upright, Unusable> {
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    Ok(upright(img, orientation))
+}
+
+/// Decode and turn upright, for a largest output `width` cropped to `aspect`. A JPEG with more
+/// pixels than that needs is decoded at the smallest of ½, ¼ or ⅛ of its size whose crop is
+/// still at least twice `width` (the inverse DCT is done on fewer coefficients, and the resize
+/// then starts from a quarter of the pixels or fewer): a phone's 4032×3024 photo for 640 px
+/// headshots is decoded at ½, a 1200 px crop for 640 px whole. Twice, as in
+/// [`resize_cascade`]: a scaled inverse DCT is softer near its own limit than a resize, and
+/// with a crop only just wide enough (¼ of the phone's photo, 756 px for 640) the 640 px
+/// headshots lost 0.004 of SSIM against a lossless Lanczos resize of the photo; from twice
+/// the width they score as the whole decode does (benches/headshots.py --photo-size).
+/// Anything else, or a JPEG the scaling decoder cannot read, is decoded whole.
+pub fn decode_for(bytes: &[u8], aspect: (u32, u32), width: u32) -> Result<Upright, Unusable> {
+    let mut decoder = decoder(bytes)?;
+    let (w, h) = decoder.dimensions();
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let (uw, uh) = oriented_size(w, h, turns_sideways(orientation));
+    let denominator = jpeg_scale(uw, uh, aspect, width);
+    if denominator > 1 && image::guess_format(bytes).ok() == Some(ImageFormat::Jpeg) {
+        let scaled = jpeg_scaled(bytes, w, h, denominator)
+            .and_then(|(sw, sh, rgb)| image::RgbImage::from_raw(sw, sh, rgb));
+        if let Some(img) = scaled {
+            return Ok(upright(DynamicImage::ImageRgb8(img), orientation));
+        }
+    }
+    let img = DynamicImage::from_decoder(decoder).map_err(damaged)?;
+    Ok(upright(img, orientation))
+}
+
+fn upright(mut img: DynamicImage, orientation: image::metadata::Orientation) -> Upright {
     img.apply_orientation(orientation);
     let alpha = img.color().has_alpha();
     let (width, height) = (img.width(), img.height());
@@ -86,12 +119,47 @@ pub fn decode(bytes: &[u8]) -> Result<Upright, Unusable> {
     } else {
         img.into_rgb8().into_raw()
     };
-    Ok(Upright {
+    Upright {
         width,
         height,
         pixels,
         alpha,
-    })
+    }
+}
+
+/// The JPEG scale (1, 2, 4 or 8: decode at 1/n) for an upright `w`×`h` photo whose crop of
+/// `aspect` must still be at least twice `width` wide and twice as tall as that width's
+/// height. The scaled size is rounded up, as the decoder rounds it.
+pub fn jpeg_scale(w: u32, h: u32, aspect: (u32, u32), width: u32) -> u32 {
+    let needed = (2 * width, 2 * height_for(width, aspect));
+    [8, 4, 2]
+        .into_iter()
+        .find(|n| {
+            let (_, _, cw, ch) = centre_crop(w.div_ceil(*n), h.div_ceil(*n), aspect);
+            cw >= needed.0 && ch >= needed.1
+        })
+        .unwrap_or(1)
+}
+
+/// `bytes` (a JPEG stored `w`×`h`) decoded at 1/`denominator` as 8-bit RGB, stored way up, or
+/// None if the scaling decoder cannot (CMYK, 16-bit, or anything it finds wrong).
+fn jpeg_scaled(bytes: &[u8], w: u32, h: u32, denominator: u32) -> Option<(u32, u32, Vec<u8>)> {
+    let mut d = jpeg_decoder::Decoder::new(bytes);
+    d.set_max_decoding_buffer_size(1 << 30);
+    let want = (w.div_ceil(denominator), h.div_ceil(denominator));
+    let got = d
+        .scale(u16::try_from(want.0).ok()?, u16::try_from(want.1).ok()?)
+        .ok()?;
+    if (u32::from(got.0), u32::from(got.1)) != want {
+        return None;
+    }
+    let pixels = d.decode().ok()?;
+    let rgb = match d.info()?.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => pixels,
+        jpeg_decoder::PixelFormat::L8 => pixels.iter().flat_map(|l| [*l; 3]).collect(),
+        jpeg_decoder::PixelFormat::L16 | jpeg_decoder::PixelFormat::CMYK32 => return None,
+    };
+    (rgb.len() as u64 == u64::from(want.0) * u64::from(want.1) * 3).then_some((want.0, want.1, rgb))
 }
 
 fn decoder(bytes: &[u8]) -> Result<impl ImageDecoder + '_, Unusable> {
@@ -168,10 +236,12 @@ fn damaged(e: image::ImageError) -> Unusable {
 
 /// Does the EXIF orientation turn the picture on its side? (Header-only read.)
 fn orientation_swaps(decoder: &mut impl ImageDecoder) -> bool {
-    decoder.orientation().ok().is_some_and(|o| {
-        use image::metadata::Orientation::*;
-        matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
-    })
+    decoder.orientation().is_ok_and(turns_sideways)
+}
+
+fn turns_sideways(o: image::metadata::Orientation) -> bool {
+    use image::metadata::Orientation::*;
+    matches!(o, Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH)
 }
 
 fn oriented_size(w: u32, h: u32, swap: bool) -> (u32, u32) {
@@ -315,9 +385,13 @@ pub fn encode(
                 pixels
             };
             let mut out = Vec::new();
-            let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
-            enc.set_progressive(true);
-            enc.set_optimized_huffman_tables(true);
+            // Baseline with the standard Huffman tables: a third less time than progressive
+            // with optimised tables, the same pixels, and no more bytes at these sizes
+            // (examples/headshot_encoders.rs). JPEG is the fallback for browsers without
+            // WebP, which is where a progressive first paint would have shown. (Baseline with
+            // optimised tables is no faster, and zune-jpeg, the `image` crate's decoder,
+            // misreads jpeg-encoder's output with them.)
+            let enc = jpeg_encoder::Encoder::new(&mut out, quality);
             let (w, h) = (
                 u16::try_from(width).map_err(|e| e.to_string())?,
                 u16::try_from(height).map_err(|e| e.to_string())?,
@@ -439,6 +513,113 @@ mod tests {
                 assert!(worst <= Some(12), "{w} px, {aspect:?}: off by {worst:?}");
             }
         }
+    }
+
+    #[test]
+    fn a_jpeg_is_decoded_at_the_smallest_scale_that_still_covers_twice_the_largest_width() {
+        // 1200×1600 for 640 px squares: ½ would leave a 600 px crop, so it is decoded whole;
+        // for 300 px, 600 is twice enough.
+        assert_eq!(jpeg_scale(1200, 1600, (1, 1), 640), 1);
+        assert_eq!(jpeg_scale(1200, 1600, (1, 1), 320), 1);
+        assert_eq!(jpeg_scale(1200, 1600, (1, 1), 300), 2);
+        // A phone's 3024×4032: for 640 px, ½ leaves 1512 px and ¼ only 756; for 320, ¼ does.
+        assert_eq!(jpeg_scale(3024, 4032, (1, 1), 640), 2);
+        assert_eq!(jpeg_scale(3024, 4032, (1, 1), 320), 4);
+        // Just enough is enough, rounded up as the decoder rounds: 5120 / 4 → 1280 for 640 px,
+        // 5113 / 8 → 640 for 320 px.
+        assert_eq!(jpeg_scale(5120, 5120, (1, 1), 640), 4);
+        assert_eq!(jpeg_scale(5113, 5113, (1, 1), 320), 8);
+        assert_eq!(jpeg_scale(5105, 5113, (1, 1), 320), 4);
+        // The height counts too: at ¼ the 3:4 crop of 2408×8000 is 602×802, two rows short of
+        // twice the 402 that 301 px needs.
+        assert_eq!(jpeg_scale(2408, 8000, (3, 4), 301), 2);
+        assert_eq!(jpeg_scale(2408, 8000, (3, 4), 300), 4);
+    }
+
+    /// EXIF with only an orientation.
+    fn exif_orientation(value: u16) -> Vec<u8> {
+        let mut exif = b"Exif\0\0II*\0".to_vec();
+        exif.extend(8u32.to_le_bytes());
+        exif.extend(1u16.to_le_bytes());
+        exif.extend([0x12, 0x01, 3, 0]); // tag 0x0112, SHORT
+        exif.extend(1u32.to_le_bytes());
+        exif.extend(u32::from(value).to_le_bytes());
+        exif.extend(0u32.to_le_bytes());
+        exif
+    }
+
+    /// A grainy JPEG stored `w`×`h`, left half red and right half blue, that EXIF turns 90°
+    /// clockwise: upright it is `h`×`w`, red above blue.
+    fn sideways_jpeg(w: u16, h: u16, color: jpeg_encoder::ColorType) -> Vec<u8> {
+        let gray = color == jpeg_encoder::ColorType::Luma;
+        let mut px = Vec::new();
+        for y in 0..u32::from(h) {
+            for x in 0..u32::from(w) {
+                let grain = ((x * 7 + y * 13) % 17) as u8;
+                let red = x < u32::from(w) / 2;
+                match (gray, red) {
+                    (true, true) => px.push(200 + grain),
+                    (true, false) => px.push(30 + grain),
+                    (false, true) => px.extend([210 + grain, 20 + grain, 20]),
+                    (false, false) => px.extend([20, 20 + grain, 210 + grain]),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, 90);
+        enc.add_app_segment(1, exif_orientation(6)).unwrap();
+        enc.encode(&px, w, h, color).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_scaled_decode_is_upright_close_to_the_whole_one_and_the_same_each_time() {
+        let photo = sideways_jpeg(1400, 700, jpeg_encoder::ColorType::Rgb);
+        // For 160 px squares, ½ (a 350 px crop) is enough; for 640 px, the whole photo.
+        let scaled = decode_for(&photo, (1, 1), 160).unwrap();
+        assert_eq!((scaled.width, scaled.height), (350, 700));
+        assert!(!scaled.alpha);
+        let again = decode_for(&photo, (1, 1), 160).unwrap();
+        assert!(scaled.pixels == again.pixels, "the same pixels each time");
+        let whole = decode_for(&photo, (1, 1), 640).unwrap();
+        assert_eq!((whole.width, whole.height), (700, 1400));
+
+        let px = |img: &Upright, x: u32, y: u32| {
+            let i = ((y * img.width + x) * 3) as usize;
+            [img.pixels[i], img.pixels[i + 1], img.pixels[i + 2]]
+        };
+        let (top, bottom) = (px(&scaled, 175, 5), px(&scaled, 175, 694));
+        assert!(top[0] > 150 && top[2] < 100, "top is red: {top:?}");
+        assert!(
+            bottom[2] > 150 && bottom[0] < 100,
+            "bottom is blue: {bottom:?}"
+        );
+
+        let ws = [80, 160];
+        let from_scaled = resize_cascade(&scaled, (1, 1), &ws).unwrap();
+        let from_whole = resize_cascade(&whole, (1, 1), &ws).unwrap();
+        for (w, (a, b)) in ws.iter().zip(from_scaled.iter().zip(&from_whole)) {
+            let total: u64 = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| u64::from(x.abs_diff(*y)))
+                .sum();
+            let mean = total as f64 / a.len() as f64;
+            assert!(mean < 2.0, "{w} px: off by {mean:.2} on average");
+        }
+    }
+
+    #[test]
+    fn a_scaled_gray_jpeg_comes_out_as_rgb() {
+        let photo = sideways_jpeg(1400, 700, jpeg_encoder::ColorType::Luma);
+        let img = decode_for(&photo, (1, 1), 80).unwrap();
+        assert_eq!((img.width, img.height), (175, 350));
+        assert_eq!(img.pixels.len(), 175 * 350 * 3);
+        let top = &img.pixels[..3];
+        assert!(
+            top[0] > 150 && top[0] == top[1] && top[1] == top[2],
+            "{top:?}"
+        );
     }
 
     #[test]
