@@ -16,6 +16,9 @@ check that a faster pipeline looks no worse. Total bytes by format and width clo
     cargo build --release
     python3 benches/headshots.py --n 1000 --runs 3 --against target/bench/mentorsite-before
 
+An older binary may not read today's theme: --against-rev REV gives it a copy of the corpus with
+the theme and handbook of the revision it was built from.
+
 With --photo-size 3024x4032 the corpus's photos are enlarged (with fresh grain) to a phone
 camera's size, where a JPEG can be decoded at a reduced scale; the default 1200x1600 is decoded
 whole for 640 px headshots.
@@ -34,13 +37,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build import corpus, parse_with_common  # noqa: E402
+from build import REPO, corpus, parse_with_common, set_aside  # noqa: E402
 
 
 def cold_build(binary, root):
     """CPU seconds (user + sys), wall seconds and max RSS (MiB) of one cold build."""
-    shutil.rmtree(os.path.join(root, "public"), ignore_errors=True)
-    shutil.rmtree(os.path.join(root, ".cache"), ignore_errors=True)
+    set_aside(os.path.join(root, "public"))
+    set_aside(os.path.join(root, ".cache"))
     os.sync()
     time.sleep(2)
     probe = (
@@ -168,6 +171,22 @@ def enlarged(root, size):
     return out
 
 
+def themed_at(root, rev):
+    """A copy of the corpus at `root` (photos and bios hard-linked) with the theme and handbook
+    of git revision `rev`, for a binary built from it."""
+    out = f"{root}-at-{rev}"
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    subprocess.run(["cp", "-al", os.path.join(root, "content"), os.path.join(out, "content")], check=True)
+    shutil.copy(os.path.join(root, "site.toml"), out)
+    for part in ("themes", "content/handbook"):
+        shutil.rmtree(os.path.join(out, part), ignore_errors=True)
+        archive = subprocess.run(["git", "-C", REPO, "archive", rev, part], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", out], input=archive, check=True)
+    return out
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         load = " ".join(f.read().split()[:3])
@@ -184,24 +203,29 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--against", help="an older binary to time in turn and compare outputs with")
+    ap.add_argument("--against-rev", help="the git revision --against was built from: its binary "
+                    "builds a copy of the corpus with that revision's theme (an old binary may not "
+                    "read today's templates)")
     ap.add_argument("--sample", type=int, default=50, help="mentors compared with SSIM")
     ap.add_argument("--photo-size", help="enlarge the photos to WxH (e.g. 3024x4032)")
     a = parse_with_common(ap)
     root = corpus(a.n, a.work, a.gen, True)
     if a.photo_size:
         root = enlarged(root, tuple(int(v) for v in a.photo_size.split("x")))
-    binaries = [("new", a.binary)] + ([("old", a.against)] if a.against else [])
+    binaries = [("new", a.binary, root)]
+    if a.against:
+        binaries.append(("old", a.against, themed_at(root, a.against_rev) if a.against_rev else root))
     print(f"load average before: {loadavg()}  ({os.cpu_count()} CPUs)")
-    results = {label: [] for label, _ in binaries}
+    results = {label: [] for label, _, _ in binaries}
     kept = {}
     for _ in range(a.runs):
-        for label, binary in binaries:
-            results[label].append(cold_build(binary, root))
+        for label, binary, at in binaries:
+            results[label].append(cold_build(binary, at))
             if a.against:
                 kept[label] = os.path.join(a.work, f"public-{label}")
-                shutil.rmtree(kept[label], ignore_errors=True)
-                shutil.copytree(os.path.join(root, "public", "headshots"),
-                                os.path.join(kept[label], "headshots"))
+                set_aside(kept[label])
+                os.makedirs(kept[label])
+                os.rename(os.path.join(at, "public", "headshots"), os.path.join(kept[label], "headshots"))
     print(f"load average after:  {loadavg()}")
     print(f"cold build, {a.n} headshots, median of {a.runs}:")
     print(f"  {'':>4} {'CPU s':>7} {'user s':>7} {'sys s':>6} {'wall s':>7} {'peak MiB':>9}   CPU s per run")

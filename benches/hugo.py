@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from build import corpus, parse_with_common  # noqa: E402
+from build import corpus, parse_with_common, set_aside  # noqa: E402
 
 FIELDS = ["grade", "specialty", "region", "languages", "meeting_modes", "availability", "interests"]
 
@@ -144,12 +144,12 @@ def main():
         site = hugo_site(root)
 
         def clean_ours():
-            shutil.rmtree(os.path.join(root, "public"), ignore_errors=True)
-            shutil.rmtree(os.path.join(root, ".cache"), ignore_errors=True)
+            set_aside(os.path.join(root, "public"))
+            set_aside(os.path.join(root, ".cache"))
 
         def clean_hugo():
-            shutil.rmtree(os.path.join(site, "public"), ignore_errors=True)
-            shutil.rmtree(os.path.join(site, "resources"), ignore_errors=True)
+            set_aside(os.path.join(site, "public"))
+            set_aside(os.path.join(site, "resources"))
 
         try:
             results = [

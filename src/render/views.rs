@@ -266,23 +266,14 @@ fn photo_view(h: &crate::images::Headshot, slug: &str, base_path: &str) -> Photo
         )
     };
     let srcset = |f: &str| {
-        h.widths
+        h.widths_in(f)
             .iter()
             .map(|w| format!("{} {w}w", url(*w, f)))
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let fallback = ["jpg", "png"]
-        .into_iter()
-        .find(|f| h.formats.iter().any(|x| x == f))
-        .unwrap_or(h.formats[0].as_str());
-    // The `src` for browsers without srcset: the width nearest 320.
-    let width = h
-        .widths
-        .iter()
-        .copied()
-        .min_by_key(|w| w.abs_diff(320))
-        .unwrap_or(320);
+    let fallback = h.fallback();
+    let width = h.fallback_width();
     PhotoView {
         src: url(width, fallback),
         srcset: srcset(fallback),
