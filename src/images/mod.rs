@@ -107,7 +107,11 @@ impl Headshot {
     pub fn files(&self, slug: &str, cache: &Path) -> Vec<(PathBuf, PathBuf)> {
         let mut out = Vec::new();
         for w in &self.widths {
-            for f in self.formats.iter().filter(|f| self.widths_in(f).contains(w)) {
+            for f in self
+                .formats
+                .iter()
+                .filter(|f| self.widths_in(f).contains(w))
+            {
                 out.push((self.output_path(slug, *w, f), self.cache_path(cache, *w, f)));
             }
         }
