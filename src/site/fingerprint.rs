@@ -167,30 +167,26 @@ pub fn forget(root: &Path) {
 /// Every file under `dir` but the output folder's mark, with its stamp (a symlink by its
 /// target), in path order; a missing folder has none.
 fn files(dir: &Path) -> std::io::Result<Vec<(PathBuf, Stamp)>> {
-    let mut files = Vec::new();
+    use rayon::prelude::*;
     if !dir.exists() {
-        return Ok(files);
+        return Ok(Vec::new());
     }
-    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
-        let entry = entry.map_err(std::io::Error::other)?;
-        if entry.file_type().is_dir() {
-            continue;
-        }
-        let rel: PathBuf = entry
-            .path()
-            .strip_prefix(dir)
-            .unwrap_or(entry.path())
-            .into();
-        if rel == Path::new(super::output::MARKER) {
-            continue;
-        }
-        let stamp = if entry.file_type().is_symlink() {
-            Stamp::of(entry.path())
-        } else {
-            entry.metadata().ok().map(|m| Stamp::from_meta(&m))
-        };
-        files.push((rel, stamp.unwrap_or(super::output::MISSING)));
-    }
+    let mark = Path::new(super::output::MARKER);
+    let mut files: Vec<(PathBuf, Stamp)> = super::walk::entries(dir)?
+        .into_par_iter()
+        .filter(|e| !e.file_type.is_dir() && e.rel != mark)
+        .map(|e| {
+            let path = dir.join(&e.rel);
+            let stamp = if e.file_type.is_symlink() {
+                Stamp::of(&path)
+            } else {
+                std::fs::symlink_metadata(&path)
+                    .ok()
+                    .map(|m| Stamp::from_meta(&m))
+            };
+            (e.rel, stamp.unwrap_or(super::output::MISSING))
+        })
+        .collect();
     files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }

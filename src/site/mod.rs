@@ -5,6 +5,7 @@
 
 pub mod fingerprint;
 pub mod output;
+mod walk;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -245,14 +246,19 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
             ),
         },
     };
+    let t = Instant::now();
     let writer = output::DiskWriter::open(&opts.root, &target)?;
+    crate::log::phase("output.open", t);
+    let t = Instant::now();
     process_headshots(opts, &mut prepared, images::Mode::Build);
+    crate::log::phase("headshots", t);
     // Pages the last build left in the output folder, by what they were made from.
+    let t = Instant::now();
     let memo_file = opts.root.join(MEMO_FILE);
     let memo = inputs
         .as_ref()
         .map(|i| render::Memo::load(&memo_file, i.salt.clone()));
-    crate::log::phase("memo", start);
+    crate::log::phase("memo.load", t);
     let t = Instant::now();
     let rendered = render_with(&mut prepared, &writer, memo.as_ref())?;
     crate::log::phase("render", t);
@@ -268,12 +274,17 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let out = writer.dir().to_path_buf();
     let (report, stamps) = writer.finish_stamped()?;
     crate::log::phase("finish", t);
+    let t = Instant::now();
     let outcome = outcome(opts, prepared, files, Some(report), start);
+    crate::log::phase("outcome", t);
+    let t = Instant::now();
     if let Some(memo) = &memo {
         memo.settle(&stamps);
         // A memo that cannot be saved only costs the next build its reuse.
         let _ = memo.save(&memo_file);
     }
+    crate::log::phase("memo.save", t);
+    let t = Instant::now();
     if let Some(i) = inputs
         && !outcome.diagnostics.has_errors()
     {
@@ -294,6 +305,7 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
         // A record that cannot be written only costs the next build its shortcut.
         let _ = fingerprint::save(&opts.root, &record);
     }
+    crate::log::phase("fingerprint.save", t);
     crate::log::phase("build", start);
     Ok(outcome)
 }

@@ -309,37 +309,38 @@ fn prune(
     let mut kept = Vec::new();
     // Folders holding something that stays: only the others are looked at again.
     let mut occupied: HashSet<PathBuf> = HashSet::new();
-    for entry in walkdir::WalkDir::new(out_dir).min_depth(1) {
-        let entry = entry.map_err(|e| OutputError::Io {
-            path: out_dir.to_path_buf(),
-            source: e.into(),
-        })?;
-        let rel = entry.path().strip_prefix(out_dir).unwrap_or(entry.path());
-        if entry.file_type().is_dir() {
-            dirs.push(rel.to_path_buf());
+    let entries = super::walk::entries(out_dir).map_err(io(out_dir))?;
+    for entry in entries {
+        let rel = entry.rel.as_path();
+        let path = out_dir.join(rel);
+        if entry.file_type.is_dir() {
+            dirs.push(entry.rel);
+            continue;
         } else if rel == Path::new(MARKER) {
             // The folder's own mark: neither pruned nor part of the site.
             continue;
         } else if !keep.contains_key(rel) {
-            std::fs::remove_file(entry.path()).map_err(io(entry.path()))?;
+            std::fs::remove_file(&path).map_err(io(&path))?;
             removed += 1;
-        } else {
-            let stamp = if let Some(Some(known)) = keep.get(rel) {
-                Some(*known)
-            } else if entry.file_type().is_symlink() {
-                Stamp::of(entry.path())
-            } else {
-                entry.metadata().ok().map(|m| Stamp::from_meta(&m))
-            };
-            let mut parent = rel.parent();
-            while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
-                if !occupied.insert(p.to_path_buf()) {
-                    break;
-                }
-                parent = p.parent();
-            }
-            kept.push((rel.to_path_buf(), stamp.unwrap_or(MISSING)));
+            continue;
         }
+        let stamp = if let Some(Some(known)) = keep.get(rel) {
+            Some(*known)
+        } else if entry.file_type.is_symlink() {
+            Stamp::of(&path)
+        } else {
+            std::fs::symlink_metadata(&path)
+                .ok()
+                .map(|m| Stamp::from_meta(&m))
+        };
+        let mut parent = rel.parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            if !occupied.insert(p.to_path_buf()) {
+                break;
+            }
+            parent = p.parent();
+        }
+        kept.push((entry.rel, stamp.unwrap_or(MISSING)));
     }
     // Deepest first, so a folder emptied of folders goes too.
     dirs.retain(|d| !occupied.contains(d));
