@@ -109,6 +109,38 @@ impl WriteError {
 /// sees the old file or the new one, never half of one. Folders are made as needed (0755 less
 /// the umask), the file is 0644 less the umask.
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    replace_with(target, |tmp| {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+        let mut file = options.open(tmp)?;
+        file.write_all(bytes)?;
+        drop(file);
+        Ok(())
+    })
+}
+
+/// Put a hard link to `from` at `target`, atomically as [`write_atomic`] does, or, where a
+/// link cannot be made (another disk, a filesystem without them), a copy. For files that are
+/// never changed in place, such as cached headshots under content-hashed names: a link costs
+/// neither the read nor the write of a copy.
+pub fn link_atomic(target: &Path, from: &Path) -> Result<(), WriteError> {
+    match replace_with(target, |tmp| std::fs::hard_link(from, tmp)) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            let bytes = std::fs::read(from).map_err(WriteError::at(from))?;
+            write_atomic(target, &bytes)
+        }
+    }
+}
+
+/// Make `target` whole or not at all: `make` creates a file at a temporary name beside it,
+/// which is then renamed over it.
+fn replace_with(
+    target: &Path,
+    make: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = target.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(WriteError::at(dir))?;
@@ -120,16 +152,7 @@ pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
-        let mut file = options.open(&tmp)?;
-        file.write_all(bytes)?;
-        drop(file);
-        std::fs::rename(&tmp, target)
-    })();
+    let result = make(&tmp).and_then(|()| std::fs::rename(&tmp, target));
     if let Err(source) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(WriteError {
@@ -160,6 +183,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, vec![std::ffi::OsString::from("index.html")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_link_replaces_the_target_and_shares_the_cached_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cached = dir.path().join("cache/a.webp");
+        write_atomic(&cached, b"pixels").unwrap();
+        let target = dir.path().join("public/headshots/a.webp");
+        write_atomic(&target, b"older pixels").unwrap();
+        link_atomic(&target, &cached).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"pixels");
+        let (t, c) = (
+            std::fs::metadata(&target).unwrap(),
+            std::fs::metadata(&cached).unwrap(),
+        );
+        assert_eq!((t.ino(), t.nlink()), (c.ino(), 2));
+        let leftovers = std::fs::read_dir(target.parent().unwrap()).unwrap().count();
+        assert_eq!(leftovers, 1);
+        // Nothing to link to: an error naming the file, and the target as it was.
+        let err = link_atomic(&target, &dir.path().join("cache/gone.webp")).unwrap_err();
+        assert!(err.to_string().contains("gone.webp"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"pixels");
     }
 
     /// This process's umask, from /proc (reading it with umask(2) would need unsafe code).

@@ -254,6 +254,7 @@ impl Sink for DiskWriter {
     }
 
     /// Images have content-hashed names: one already in place with the same size is the same.
+    /// A new one is a hard link to the cache's file where the two share a disk.
     fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
         let target = self.dir.join(&path);
         let same = match (std::fs::metadata(&target), std::fs::metadata(from)) {
@@ -263,7 +264,7 @@ impl Sink for DiskWriter {
         if same {
             self.unchanged.fetch_add(1, Ordering::Relaxed);
         } else {
-            write_atomic(&target, &std::fs::read(from)?)?;
+            crate::sink::link_atomic(&target, from)?;
             self.written.fetch_add(1, Ordering::Relaxed);
         }
         self.record(path, None);
