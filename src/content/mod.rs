@@ -160,10 +160,7 @@ pub fn load_cached(
             continue;
         }
         match extension(&rel).as_deref() {
-            Some("md") => {
-                let stamp = Stamp::of(entry.metadata().ok());
-                markdown.push((rel, stamp));
-            }
+            Some("md") => markdown.push(rel),
             Some(ext) if IMAGE_EXTENSIONS.contains(&ext) => {
                 tree.images.insert(rel);
             }
@@ -171,11 +168,12 @@ pub fn load_cached(
         }
     }
 
-    // Read and parse in parallel; each file's problems are kept with it, so the messages come
-    // out in path order whatever the threads did.
+    // Stat, read and parse in parallel; each file's problems are kept with it, so the messages
+    // come out in path order whatever the threads did.
     let parsed: Vec<(PathBuf, Option<Arc<Document>>, Diagnostics)> = markdown
         .into_par_iter()
-        .map(|(rel, stamp)| {
+        .map(|rel| {
+            let stamp = Stamp::of(std::fs::symlink_metadata(root.join(&rel)).ok());
             if let Some(cache) = cache {
                 let map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some((was, doc, problems)) = map.get(&rel)

@@ -61,7 +61,7 @@ const RESERVED_SLUGS: &[&str] = &[
 /// over unchanged (the same `Arc`), among the same photos, is not checked again. Whoever changes
 /// the config calls [`Cache::clear`].
 #[derive(Default)]
-pub struct Cache(Mutex<HashMap<PathBuf, Checked>>);
+pub struct Cache(Mutex<HashMap<PathBuf, Arc<Checked>>>);
 
 struct Checked {
     doc: Arc<Document>,
@@ -116,8 +116,14 @@ pub fn build_cached(
         .into_par_iter()
         .map(|doc| {
             if let Some(cache) = cache {
-                let map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(c) = map.get(&doc.path)
+                // Only the lookup holds the lock: the copying is done beside the other threads.
+                let found = cache
+                    .0
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&doc.path)
+                    .cloned();
+                if let Some(c) = found
                     && Arc::ptr_eq(&c.doc, &doc)
                     && c.photos == photos_key
                 {
@@ -129,13 +135,13 @@ pub fn build_cached(
             let mut problems = Diagnostics::new();
             let (m, ok) = mentor::validate(config, &doc, photos, &mut problems);
             if let Some(cache) = cache {
-                let checked = Checked {
+                let checked = Arc::new(Checked {
                     doc: doc.clone(),
                     photos: photos_key,
                     mentor: m.clone(),
                     ok,
                     problems: problems.clone(),
-                };
+                });
                 let mut map = cache.0.lock().unwrap_or_else(|e| e.into_inner());
                 map.insert(doc.path.clone(), checked);
             }
