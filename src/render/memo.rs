@@ -47,7 +47,7 @@ pub struct Memo {
     pub(super) cards: Mutex<HashMap<String, (u64, CardHtml)>>,
     pub(super) terms: Mutex<HashMap<String, (u64, Terms)>>,
     pub(super) vocab: Mutex<Vocab>,
-    pub(super) views: Mutex<HashMap<String, (u64, MentorView)>>,
+    pub(super) views: Mutex<HashMap<String, (u64, Arc<MentorView>)>>,
     /// Pages are left in the output folder rather than held (`build`).
     pub(super) on_disk: bool,
     /// What the memo is only good for: a hash of the program, the theme and the settings that

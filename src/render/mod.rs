@@ -10,8 +10,8 @@ pub mod views;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use jiff::civil::Date;
 use rayon::prelude::*;
@@ -181,7 +181,7 @@ impl Renderer<'_> {
     }
 
     /// A mentor's view from the last build, if their `key` is unchanged.
-    fn remembered(&self, slug: &str, key: Option<u64>) -> Option<MentorView> {
+    fn remembered(&self, slug: &str, key: Option<u64>) -> Option<Arc<MentorView>> {
         let (Some(memo), Some(key)) = (self.memo, key) else {
             return None;
         };
@@ -193,7 +193,7 @@ impl Renderer<'_> {
 
     /// Keep a mentor's view (without the bio's HTML) for the next build in memory; with a memo
     /// on disk views are made again, which is cheap without the bio.
-    fn remember(&self, view: &MentorView, key: Option<u64>) {
+    fn remember(&self, view: &Arc<MentorView>, key: Option<u64>) {
         if let (Some(memo), Some(key)) = (self.memo, key)
             && !memo.on_disk
         {
@@ -345,7 +345,11 @@ pub fn site(
 
 /// A mentor's view, the key they are remembered by, and their search terms: from the memo, or
 /// as made from the bio (to be numbered).
-type Profiled = (MentorView, Option<u64>, Result<Terms, Vec<(String, u32)>>);
+type Profiled = (
+    Arc<MentorView>,
+    Option<u64>,
+    Result<Terms, Vec<(String, u32)>>,
+);
 
 /// Make (or reuse) `m`'s profile page, images and search terms, from their `bio`.
 fn profile(
@@ -373,6 +377,7 @@ fn profile(
                 r.render("mentor.html", path, &ctx, key)?;
                 view.bio_html = String::new();
             }
+            let view = Arc::new(view);
             r.remember(&view, key);
             view
         }
@@ -406,7 +411,7 @@ fn render_all(
     let mut memo_vocab = r.memo.map(|m| lock(&m.vocab));
     let vocab = memo_vocab.as_deref_mut().unwrap_or(&mut own_vocab);
     let mut bios = bios.into_iter();
-    let mut keyed: Vec<Option<(MentorView, Option<u64>, Terms)>> =
+    let mut keyed: Vec<Option<(Arc<MentorView>, Option<u64>, Terms)>> =
         Vec::with_capacity(register.mentors.len());
     for batch in register.mentors.chunks(TERM_BATCH) {
         let texts: Vec<String> = bios.by_ref().take(batch.len()).collect();
@@ -627,7 +632,7 @@ fn images(
 fn filter_pages(
     r: &Renderer,
     filters: &[views::FilterView],
-    mentors: &[MentorView],
+    mentors: &[Arc<MentorView>],
     cards: &[Card],
 ) -> Result<(), SinkError> {
     // (field, value) → the mentors who have it, in register order, in one pass.

@@ -216,7 +216,7 @@ impl Postings {
 /// the `i`th mentor's card HTML; `page` mentors to a card chunk. Each file is handed to `emit`
 /// as soon as it is made (so they are not all held at once); the manifest is returned.
 pub fn build(
-    mentors: &[MentorView],
+    mentors: &[std::sync::Arc<MentorView>],
     filters: &[FilterView],
     postings: Vec<(&str, Vec<u32>)>,
     cards: &[&str],

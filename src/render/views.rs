@@ -322,7 +322,10 @@ pub fn availability(m: &Mentor, today: Date) -> Availability {
 
 /// The register's filters: every public field declared `filter = true`, its values in the
 /// declared order (or alphabetically), each with how many mentors have it.
-pub fn filters_of_views(config: &Config, mentors: &[MentorView]) -> Vec<FilterView> {
+pub fn filters_of_views(
+    config: &Config,
+    mentors: &[std::sync::Arc<MentorView>],
+) -> Vec<FilterView> {
     config
         .fields
         .iter()
