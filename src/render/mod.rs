@@ -351,6 +351,9 @@ type Profiled = (
     Result<Terms, Vec<(String, u32)>>,
 );
 
+/// A profiled mentor once their terms are numbered.
+type Keyed = (Arc<MentorView>, Option<u64>, Terms);
+
 /// Make (or reuse) `m`'s profile page, images and search terms, from their `bio`.
 fn profile(
     r: &Renderer,
@@ -411,8 +414,7 @@ fn render_all(
     let mut memo_vocab = r.memo.map(|m| lock(&m.vocab));
     let vocab = memo_vocab.as_deref_mut().unwrap_or(&mut own_vocab);
     let mut bios = bios.into_iter();
-    let mut keyed: Vec<Option<(Arc<MentorView>, Option<u64>, Terms)>> =
-        Vec::with_capacity(register.mentors.len());
+    let mut keyed: Vec<Option<Keyed>> = Vec::with_capacity(register.mentors.len());
     for batch in register.mentors.chunks(TERM_BATCH) {
         let texts: Vec<String> = bios.by_ref().take(batch.len()).collect();
         let made: Vec<Profiled> = batch
