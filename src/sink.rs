@@ -47,6 +47,12 @@ pub trait Sink: Sync {
         Ok(false)
     }
 
+    /// Output a file whose name carries a hash of its bytes (an initials avatar): a sink that
+    /// finds a file of that name and size already in place may take it to be the same.
+    fn put_hashed(&self, file: OutputFile) -> Result<(), SinkError> {
+        self.put(file)
+    }
+
     /// Output `path` with the bytes of the file `from` (processed images from the cache).
     fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
         let bytes = std::fs::read(from)?;

@@ -244,6 +244,11 @@ impl Renderer<'_> {
         self.sink.put(file)
     }
 
+    fn put_hashed(&self, file: OutputFile) -> Result<(), SinkError> {
+        self.record(&file.path);
+        self.sink.put_hashed(file)
+    }
+
     fn put_shared(&self, path: PathBuf, bytes: Page) -> Result<(), SinkError> {
         self.record(&path);
         self.sink.put_shared(path, bytes)
@@ -624,7 +629,7 @@ fn images(
         }
         None => {
             let svg = crate::images::avatar::svg(&view.initials, view.avatar_hue);
-            r.put(OutputFile::new(views::avatar_path(&view.slug, &svg), svg))
+            r.put_hashed(OutputFile::new(views::avatar_path(&view.slug, &svg), svg))
         }
     }
 }

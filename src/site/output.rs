@@ -253,6 +253,21 @@ impl Sink for DiskWriter {
         Ok(true)
     }
 
+    /// The file is not read back to be compared, as `put` does: one with the same name and
+    /// size is the same. Every build outputs each mentor's avatar, 5,000 of them at 5,000
+    /// mentors, where a page is only output when it is made again.
+    fn put_hashed(&self, file: OutputFile) -> Result<(), SinkError> {
+        let target = self.dir.join(&file.path);
+        match std::fs::metadata(&target) {
+            Ok(meta) if meta.is_file() && meta.len() == file.bytes.len() as u64 => {
+                self.unchanged.fetch_add(1, Ordering::Relaxed);
+                self.record(file.path, Some(Stamp::from_meta(&meta)));
+                Ok(())
+            }
+            _ => self.put(file),
+        }
+    }
+
     /// Images have content-hashed names: one already in place with the same size is the same.
     /// A new one is a hard link to the cache's file where the two share a disk.
     fn copy(&self, path: PathBuf, from: &Path) -> Result<(), SinkError> {
