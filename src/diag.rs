@@ -101,7 +101,9 @@ impl Diagnostic {
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, serde::Deserialize,
+)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
@@ -220,16 +222,24 @@ impl Diagnostics {
     /// the column, as compilers show them; files are read from under `root`. A problem with no
     /// readable line (a file-level one, or a file that is gone) shows its hint alone.
     pub fn render_report(&self, root: &Path) -> String {
-        let mut files: HashMap<PathBuf, Option<Vec<String>>> = HashMap::new();
+        // Each file once, side by side: a register's first build can warn about every bio.
+        let mut paths: Vec<&PathBuf> = self.items.iter().map(|d| &d.path).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let files: HashMap<&PathBuf, Option<Vec<String>>> = {
+            use rayon::prelude::*;
+            paths
+                .into_par_iter()
+                .map(|p| (p, read_lines(&root.join(p))))
+                .collect()
+        };
         let renderer = Renderer::plain();
         let mut out = String::new();
         for d in self.sorted() {
             let _ = writeln!(out, "{}", d.headline());
-            let lines = files
-                .entry(d.path.clone())
-                .or_insert_with(|| read_lines(&root.join(&d.path)));
-            let source = lines
-                .as_ref()
+            let source = files
+                .get(&d.path)
+                .and_then(Option::as_ref)
                 .and_then(|l| l.get(d.line.wrapping_sub(1)))
                 .filter(|l| !(d.line == 1 && d.column == 1 && l.trim() == "---"));
             let level = match d.severity {

@@ -62,7 +62,7 @@ pub fn split<'a>(src: &'a str, path: &Path) -> Result<Split<'a>, Diagnostic> {
 }
 
 /// A YAML value as the register needs it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Node {
     Null,
     Bool(bool),
@@ -99,14 +99,14 @@ impl Node {
 }
 
 /// A value with the position of its first character in the file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Located<T> {
     pub value: T,
     pub pos: Pos,
 }
 
 /// One `key: value` line of front matter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     pub key: String,
     pub key_pos: Pos,
@@ -114,7 +114,7 @@ pub struct Entry {
 }
 
 /// The front matter, entries in file order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FrontMatter {
     pub entries: Vec<Entry>,
 }

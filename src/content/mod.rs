@@ -121,7 +121,95 @@ impl std::fmt::Debug for Cache {
 /// Read `root/content`. A missing folder or unreadable file is an I/O error; bad files become
 /// diagnostics and are left out of the tree.
 pub fn load(root: &Path, diags: &mut Diagnostics) -> std::io::Result<ContentTree> {
-    load_cached(root, diags, None)
+    load_cached(root, diags, None, None)
+}
+
+/// Where `build` keeps the front matter it parsed, under the root.
+pub const FRONT_MEMO_FILE: &str = ".cache/front.bin";
+
+/// Bump when parsing or linting front matter changes what they give.
+const FRONT_FORMAT: &str = "front-1";
+
+/// Front matter parsed by an earlier build, by a hash of the file's path and text, for a build
+/// in a new process (`serve` keeps whole documents instead, [`Cache`]): parsing the YAML is
+/// most of the reading. Only front matter that parsed and linted without a problem is kept, so
+/// a file with problems is parsed again and its messages come out as ever. A file whose text
+/// changed by a byte has a new hash and is parsed again.
+#[derive(Default)]
+pub struct FrontMemo {
+    known: HashMap<u128, FrontMatter>,
+    /// This build's: what the next build can reuse (files that are gone drop out). Keys of
+    /// `known` found again, and front matter parsed anew.
+    found: Mutex<Vec<u128>>,
+    parsed: Mutex<HashMap<u128, FrontMatter>>,
+}
+
+#[derive(serde::Deserialize)]
+struct SavedFront {
+    format: String,
+    version: String,
+    fronts: Vec<(u128, FrontMatter)>,
+}
+
+impl FrontMemo {
+    /// What `file` holds, or an empty memo if it is missing, unreadable or from another version.
+    pub fn load(file: &Path) -> FrontMemo {
+        let known = std::fs::read(file)
+            .ok()
+            .and_then(|bytes| postcard::from_bytes::<SavedFront>(&bytes).ok())
+            .filter(|s| s.format == FRONT_FORMAT && s.version == env!("CARGO_PKG_VERSION"))
+            .map(|s| s.fronts.into_iter().collect())
+            .unwrap_or_default();
+        FrontMemo {
+            known,
+            ..FrontMemo::default()
+        }
+    }
+
+    /// Write what this build read to `file`, unless it is what was loaded.
+    pub fn save(&self, file: &Path) -> Result<(), crate::sink::WriteError> {
+        let found = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        let parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.is_empty() && found.len() == self.known.len() {
+            return Ok(());
+        }
+        // Borrowed, in the shape of [`SavedFront`].
+        let mut fronts: Vec<(&u128, &FrontMatter)> = found
+            .iter()
+            .filter_map(|k| self.known.get_key_value(k))
+            .chain(parsed.iter())
+            .collect();
+        fronts.sort_unstable_by_key(|(k, _)| **k);
+        let saved = (FRONT_FORMAT, env!("CARGO_PKG_VERSION"), fronts);
+        let bytes = postcard::to_stdvec(&saved).map_err(|e| crate::sink::WriteError {
+            path: file.to_path_buf(),
+            source: std::io::Error::other(e),
+        })?;
+        crate::sink::write_atomic(file, &bytes)
+    }
+
+    fn key(rel: &Path, text: &str) -> u128 {
+        let mut h = blake3::Hasher::new();
+        h.update(rel.as_os_str().as_encoded_bytes());
+        h.update(&[0]);
+        h.update(text.as_bytes());
+        let bytes = h.finalize();
+        u128::from_le_bytes(bytes.as_bytes()[..16].try_into().unwrap_or([0; 16]))
+    }
+
+    fn found(&self, key: u128) {
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
+    }
+
+    fn parsed(&self, key: u128, front: &FrontMatter) {
+        self.parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, front.clone());
+    }
 }
 
 /// [`load`], reusing what `cache` holds of files that have not changed.
@@ -129,6 +217,7 @@ pub fn load_cached(
     root: &Path,
     diags: &mut Diagnostics,
     cache: Option<&Cache>,
+    front: Option<&FrontMemo>,
 ) -> std::io::Result<ContentTree> {
     let content = root.join(CONTENT_DIR);
     if !content.is_dir() {
@@ -186,7 +275,7 @@ pub fn load_cached(
             let mut problems = Diagnostics::new();
             let bytes = std::fs::read(root.join(&rel))?;
             let doc = match String::from_utf8(bytes) {
-                Ok(text) => read_document(&rel, &text, &mut problems).map(Arc::new),
+                Ok(text) => read_document(&rel, &text, &mut problems, front).map(Arc::new),
                 Err(_) => {
                     problems.push(
                         Diagnostic::error(&rel, Pos::START, "the file is not UTF-8 text")
@@ -258,7 +347,12 @@ fn classify(rel: &Path) -> Kind {
     }
 }
 
-fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Document> {
+fn read_document(
+    rel: &Path,
+    text: &str,
+    diags: &mut Diagnostics,
+    memo: Option<&FrontMemo>,
+) -> Option<Document> {
     let text = frontmatter::normalise(text);
     let split = match frontmatter::split(&text, rel) {
         Ok(s) => s,
@@ -267,6 +361,13 @@ fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Docu
             return None;
         }
     };
+    let key = memo.map(|_| FrontMemo::key(rel, &text));
+    if let (Some(m), Some(k)) = (memo, key)
+        && let Some(front) = m.known.get(&k)
+    {
+        m.found(k);
+        return Some(document(rel, &text, &split, front.clone()));
+    }
     let front = match frontmatter::parse(&split, rel) {
         Ok(f) => f,
         Err(d) => {
@@ -274,16 +375,24 @@ fn read_document(rel: &Path, text: &str, diags: &mut Diagnostics) -> Option<Docu
             return None;
         }
     };
-    diags.extend(frontmatter::lint(&split, &front, rel));
+    let problems = frontmatter::lint(&split, &front, rel);
+    if let (Some(m), Some(k), true) = (memo, key, problems.is_empty()) {
+        m.parsed(k, &front);
+    }
+    diags.extend(problems);
+    Some(document(rel, &text, &split, front))
+}
+
+fn document(rel: &Path, text: &str, split: &frontmatter::Split, front: FrontMatter) -> Document {
     let body_line = split.yaml_line + split.yaml.lines().count() + 1;
-    Some(Document {
+    Document {
         path: rel.to_path_buf(),
         slug: slug_of(rel),
         front,
         body: split.body.to_string(),
         body_line,
         digest: digest(text.as_bytes()),
-    })
+    }
 }
 
 /// `mentors/jane-doe.md` → `jane-doe`; `mentors/jane-doe/index.md` → `jane-doe`.
@@ -307,6 +416,69 @@ pub fn extension(p: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Build after build in new processes: unchanged front matter comes from the memo (and the
+    /// memo file is left alone), an edited file is parsed again, a file with a warning is
+    /// parsed every time so the warning is given every time, and a removed file drops out.
+    #[test]
+    fn front_matter_is_reused_from_the_memo_only_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mentors = root.join("content/mentors");
+        std::fs::create_dir_all(&mentors).unwrap();
+        let bio = |name: &str, extra: &str| format!("---\nname: {name}\n{extra}---\nHello.\n");
+        std::fs::write(mentors.join("ann.md"), bio("Ann", "")).unwrap();
+        std::fs::write(mentors.join("bo.md"), bio("Bo", "")).unwrap();
+        let folded = "languages:\n  - English\n   - Hindi\n";
+        std::fs::write(mentors.join("cy.md"), bio("Cy", folded)).unwrap();
+        let file = root.join(FRONT_MEMO_FILE);
+        let build = || {
+            let memo = FrontMemo::load(&file);
+            let mut diags = Diagnostics::new();
+            let tree = load_cached(root, &mut diags, None, Some(&memo)).unwrap();
+            memo.save(&file).unwrap();
+            let parsed = memo.parsed.lock().unwrap().len();
+            let names: Vec<String> = tree
+                .mentors
+                .iter()
+                .map(|d| match &d.front.get("name").unwrap().value.value {
+                    Node::Str(s) => s.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            (parsed, diags.warning_count(), names, memo.known.len())
+        };
+        let plain = load(root, &mut Diagnostics::new()).unwrap();
+
+        assert_eq!(
+            build(),
+            (2, 1, vec!["Ann".into(), "Bo".into(), "Cy".into()], 0)
+        );
+        let saved = std::fs::metadata(&file).unwrap().modified().unwrap();
+        assert_eq!(
+            build(),
+            (0, 1, vec!["Ann".into(), "Bo".into(), "Cy".into()], 2)
+        );
+        assert_eq!(std::fs::metadata(&file).unwrap().modified().unwrap(), saved);
+        // What the memo gives is what parsing gives.
+        let memo = FrontMemo::load(&file);
+        let again = load_cached(root, &mut Diagnostics::new(), None, Some(&memo)).unwrap();
+        for (a, b) in plain.mentors.iter().zip(&again.mentors) {
+            assert_eq!(
+                (&a.front, &a.body, a.body_line, a.digest),
+                (&b.front, &b.body, b.body_line, b.digest)
+            );
+        }
+
+        std::fs::write(mentors.join("bo.md"), bio("Bea", "")).unwrap();
+        std::fs::remove_file(mentors.join("ann.md")).unwrap();
+        assert_eq!(build(), (1, 1, vec!["Bea".into(), "Cy".into()], 2));
+        assert_eq!(build(), (0, 1, vec!["Bea".into(), "Cy".into()], 1));
+
+        // A memo from another format or version, or not a memo at all, is not read.
+        std::fs::write(&file, b"not a memo").unwrap();
+        assert_eq!(build(), (1, 1, vec!["Bea".into(), "Cy".into()], 0));
+    }
 
     #[test]
     fn editor_leftovers_are_ignored() {

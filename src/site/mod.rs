@@ -80,6 +80,14 @@ pub struct Prepared {
 
 /// Load and validate config, content and theme; every problem is collected.
 pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
+    prepare_with(opts, None)
+}
+
+/// [`prepare`], reusing front matter an earlier build parsed.
+fn prepare_with(
+    opts: &BuildOptions,
+    front: Option<&crate::content::FrontMemo>,
+) -> Result<Prepared, SiteError> {
     let root = &opts.root;
     let read_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -107,7 +115,7 @@ pub fn prepare(opts: &BuildOptions) -> Result<Prepared, SiteError> {
     }
     let content_dir = root.join(crate::content::CONTENT_DIR);
     let t = Instant::now();
-    let tree = crate::content::load_cached(root, &mut diags, opts.content_cache.as_deref())
+    let tree = crate::content::load_cached(root, &mut diags, opts.content_cache.as_deref(), front)
         .map_err(read_err(&content_dir))?;
     crate::log::phase("content", t);
     let t = Instant::now();
@@ -234,7 +242,12 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
         return Ok(outcome);
     }
     fingerprint::forget(&opts.root);
-    let mut prepared = prepare(opts)?;
+    // A build in a process of its own reuses the front matter the last one parsed (`serve`
+    // keeps whole documents in memory instead).
+    let front_file = opts.root.join(crate::content::FRONT_MEMO_FILE);
+    let front = (opts.content_cache.is_none() && inputs.is_some())
+        .then(|| crate::content::FrontMemo::load(&front_file));
+    let mut prepared = prepare_with(opts, front.as_ref())?;
     // Where to write is settled before anything is written, the headshot cache included.
     let target = match &opts.output {
         Some(p) => output::Target::new(p),
@@ -249,6 +262,12 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let t = Instant::now();
     let writer = output::DiskWriter::open(&opts.root, &target)?;
     crate::log::phase("output.open", t);
+    let t = Instant::now();
+    if let Some(front) = &front {
+        // Best effort: a memo that cannot be written only costs the next build its reuse.
+        let _ = front.save(&front_file);
+    }
+    crate::log::phase("front.save", t);
     let t = Instant::now();
     process_headshots(opts, &mut prepared, images::Mode::Build);
     crate::log::phase("headshots", t);
