@@ -134,22 +134,18 @@ const FRONT_FORMAT: &str = "front-1";
 /// in a new process (`serve` keeps whole documents instead, [`Cache`]): parsing the YAML is
 /// most of the reading. Only front matter that parsed and linted without a problem is kept, so
 /// a file with problems is parsed again and its messages come out as ever. A file whose text
-/// changed by a byte has a new hash and is parsed again.
+/// changed by a byte has a new hash and is parsed again. Each front matter is kept encoded
+/// (about 300 bytes for a bio, a seventh of it decoded) and decoded only when its file is read.
 #[derive(Default)]
 pub struct FrontMemo {
-    known: HashMap<u128, FrontMatter>,
+    known: HashMap<u128, Vec<u8>>,
     /// This build's: what the next build can reuse (files that are gone drop out). Keys of
     /// `known` found again, and front matter parsed anew.
     found: Mutex<Vec<u128>>,
-    parsed: Mutex<HashMap<u128, FrontMatter>>,
+    parsed: Mutex<Vec<(u128, Vec<u8>)>>,
 }
 
-#[derive(serde::Deserialize)]
-struct SavedFront {
-    format: String,
-    version: String,
-    fronts: Vec<(u128, FrontMatter)>,
-}
+type SavedFront = (String, String, Vec<(u128, Vec<u8>)>);
 
 impl FrontMemo {
     /// What `file` holds, or an empty memo if it is missing, unreadable or from another version.
@@ -157,8 +153,10 @@ impl FrontMemo {
         let known = std::fs::read(file)
             .ok()
             .and_then(|bytes| postcard::from_bytes::<SavedFront>(&bytes).ok())
-            .filter(|s| s.format == FRONT_FORMAT && s.version == env!("CARGO_PKG_VERSION"))
-            .map(|s| s.fronts.into_iter().collect())
+            .filter(|(format, version, _)| {
+                format == FRONT_FORMAT && version == env!("CARGO_PKG_VERSION")
+            })
+            .map(|(_, _, fronts)| fronts.into_iter().collect())
             .unwrap_or_default();
         FrontMemo {
             known,
@@ -174,18 +172,38 @@ impl FrontMemo {
             return Ok(());
         }
         // Borrowed, in the shape of [`SavedFront`].
-        let mut fronts: Vec<(&u128, &FrontMatter)> = found
+        let mut fronts: Vec<(u128, &[u8])> = found
             .iter()
-            .filter_map(|k| self.known.get_key_value(k))
-            .chain(parsed.iter())
+            .filter_map(|k| self.known.get(k).map(|b| (*k, b.as_slice())))
+            .chain(parsed.iter().map(|(k, b)| (*k, b.as_slice())))
             .collect();
-        fronts.sort_unstable_by_key(|(k, _)| **k);
+        fronts.sort_unstable_by_key(|(k, _)| *k);
+        fronts.dedup_by_key(|(k, _)| *k);
         let saved = (FRONT_FORMAT, env!("CARGO_PKG_VERSION"), fronts);
         let bytes = postcard::to_stdvec(&saved).map_err(|e| crate::sink::WriteError {
             path: file.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
         crate::sink::write_atomic(file, &bytes)
+    }
+
+    /// The front matter remembered under `key`, if any (and if it decodes).
+    fn get(&self, key: u128) -> Option<FrontMatter> {
+        let front = postcard::from_bytes(self.known.get(&key)?).ok()?;
+        self.found
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
+        Some(front)
+    }
+
+    fn parsed(&self, key: u128, front: &FrontMatter) {
+        if let Ok(bytes) = postcard::to_stdvec(front) {
+            self.parsed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((key, bytes));
+        }
     }
 
     fn key(rel: &Path, text: &str) -> u128 {
@@ -195,20 +213,6 @@ impl FrontMemo {
         h.update(text.as_bytes());
         let bytes = h.finalize();
         u128::from_le_bytes(bytes.as_bytes()[..16].try_into().unwrap_or([0; 16]))
-    }
-
-    fn found(&self, key: u128) {
-        self.found
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(key);
-    }
-
-    fn parsed(&self, key: u128, front: &FrontMatter) {
-        self.parsed
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, front.clone());
     }
 }
 
@@ -363,10 +367,9 @@ fn read_document(
     };
     let key = memo.map(|_| FrontMemo::key(rel, &text));
     if let (Some(m), Some(k)) = (memo, key)
-        && let Some(front) = m.known.get(&k)
+        && let Some(front) = m.get(k)
     {
-        m.found(k);
-        return Some(document(rel, &text, &split, front.clone()));
+        return Some(document(rel, &text, &split, front));
     }
     let front = match frontmatter::parse(&split, rel) {
         Ok(f) => f,

@@ -263,8 +263,9 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let writer = output::DiskWriter::open(&opts.root, &target)?;
     crate::log::phase("output.open", t);
     let t = Instant::now();
-    if let Some(front) = &front {
+    if let Some(front) = front {
         // Best effort: a memo that cannot be written only costs the next build its reuse.
+        // Dropped once saved: at 20,000 bios it holds 40 MiB the render can use.
         let _ = front.save(&front_file);
     }
     crate::log::phase("front.save", t);
