@@ -135,7 +135,8 @@ const FRONT_FORMAT: &str = "front-1";
 /// most of the reading. Only front matter that parsed and linted without a problem is kept, so
 /// a file with problems is parsed again and its messages come out as ever. A file whose text
 /// changed by a byte has a new hash and is parsed again. Each front matter is kept encoded
-/// (about 300 bytes for a bio, a seventh of it decoded) and decoded only when its file is read.
+/// (about 400 bytes for a bio, several times that decoded) and decoded only when its file is
+/// read.
 #[derive(Default)]
 pub struct FrontMemo {
     known: HashMap<u128, Vec<u8>>,

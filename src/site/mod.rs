@@ -265,7 +265,7 @@ pub fn build(opts: &BuildOptions) -> Result<Outcome, SiteError> {
     let t = Instant::now();
     if let Some(front) = front {
         // Best effort: a memo that cannot be written only costs the next build its reuse.
-        // Dropped once saved: at 20,000 bios it holds 40 MiB the render can use.
+        // Dropped once saved, before the render's peak.
         let _ = front.save(&front_file);
     }
     crate::log::phase("front.save", t);
